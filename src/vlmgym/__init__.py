@@ -1,0 +1,39 @@
+"""vlmgym: visual puzzle games for training and evaluating vision-language models.
+
+``import vlmgym`` registers every ``VLMGym/*`` environment id with Gymnasium (Gymnasium 1.x no
+longer loads plugins by itself); ``gym.make("vlmgym:VLMGym/2048-v0")`` imports it for you.
+"""
+
+from vlmgym import games as _games  # noqa: F401  (registers the built-in games by name)
+from vlmgym.core.answer import (
+    format_ok,
+    parse_answer,
+    perception_cell_accuracy,
+    perception_exact,
+)
+from vlmgym.core.game import Game, game_class
+from vlmgym.core.state import GameState, StateError
+from vlmgym.envs.sampling import SampledStates, sample_states
+from vlmgym.envs.single import VLMGymEnv
+from vlmgym.envs.vector import VLMGymVectorEnv
+from vlmgym.registration import ENV_IDS, register_envs
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "ENV_IDS",
+    "Game",
+    "GameState",
+    "SampledStates",
+    "StateError",
+    "VLMGymEnv",
+    "VLMGymVectorEnv",
+    "format_ok",
+    "game_class",
+    "parse_answer",
+    "perception_cell_accuracy",
+    "perception_exact",
+    "sample_states",
+]
+
+register_envs()

@@ -1,0 +1,198 @@
+"""Free model text -> structured action, plus the format and perception checks of the paper.
+
+Everything here runs in time linear in the input and never raises on any ``str``: the regular
+expressions have no nested or unbounded-overlap quantifiers, number tokens are length-capped
+before ``int()``, and the answer is located with a single left-to-right scan.
+
+Answer grammar (case-insensitive tags; the *last* ``<answer>`` block wins; an unterminated final
+block runs to the end of the text; without any tag, a short reply is read as a whole):
+
+* direction (2048): ``<answer>2</answer>``, ``<answer>left</answer>``, ``<answer>3 (left)</answer>``.
+  Digits 0-3 mean up, right, down, left. Naming two different directions is ambiguous.
+* pair (tile games): exactly four integers, e.g. ``(0, 1) (2, 1)``, ``(0,1),(2,1)``,
+  ``[0, 1] [2, 1]``, ``0 1 2 1``. Out-of-board numbers parse (the game then calls the move illegal).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Literal, Union
+
+__all__ = [
+    "DIRECTIONS",
+    "Action",
+    "Parsed",
+    "TAGS",
+    "extract_block",
+    "format_ok",
+    "has_localization",
+    "missing_tags",
+    "parse_answer",
+    "parse_direction",
+    "parse_pair",
+    "perception_cell_accuracy",
+    "perception_exact",
+]
+
+ActionKind = Literal["direction", "pair"]
+Pair = tuple[tuple[int, int], tuple[int, int]]
+Action = Union[int, Pair]
+
+DIRECTIONS = ("up", "right", "down", "left")
+TAGS = ("<perception>", "</perception>", "<think>", "</think>", "<answer>", "</answer>")
+
+_TAG_RE = {
+    name: re.compile(rf"<[ \t]{{0,4}}(/?)[ \t]{{0,4}}{name}[ \t]{{0,4}}>", re.IGNORECASE | re.ASCII)
+    for name in ("answer", "perception", "think")
+}
+_WORD_OR_INT = re.compile(r"[A-Za-z]+|-?[0-9]+")
+_INT = re.compile(r"-?[0-9]+")
+_MAX_INT_DIGITS = 6  # longer numbers are out of every board; never feed int() huge strings
+_OUT_OF_RANGE = 10**_MAX_INT_DIGITS
+_BARE_REPLY_MAX = 200  # a reply without tags is read whole only when it is this short
+_COORD_CELL = re.compile(r"\(\s{0,4}([0-9]{1,3})\s{0,4},\s{0,4}([0-9]{1,3})\s{0,4}\)\s{0,4}:[ \t]{0,4}([^|\n;]{1,80})")
+
+
+@dataclass(frozen=True)
+class Parsed:
+    """Result of parsing: an ``action`` or ``None`` with a human-readable ``reason``."""
+
+    action: Action | None
+    reason: str | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.action is not None
+
+
+def extract_block(text: str, tag: str = "answer") -> str | None:
+    """Content of the last ``<tag>...</tag>`` block (unterminated: to the end), or ``None``."""
+    if not isinstance(text, str):
+        return None
+    last_open_end = -1
+    close_after: int | None = None
+    for m in _TAG_RE[tag].finditer(text):
+        if m.group(1):  # closing tag
+            if last_open_end >= 0 and close_after is None:
+                close_after = m.start()
+        else:
+            last_open_end, close_after = m.end(), None
+    if last_open_end < 0:
+        return None
+    return text[last_open_end : close_after if close_after is not None else len(text)]
+
+
+def _answer_content(text: str) -> tuple[str | None, str | None]:
+    content = extract_block(text, "answer")
+    if content is not None:
+        return content, None
+    if len(text) <= _BARE_REPLY_MAX:
+        return text, None
+    return None, "no <answer> tag"
+
+
+def _to_int(token: str) -> int:
+    digits = token.lstrip("-")
+    value = _OUT_OF_RANGE if len(digits) > _MAX_INT_DIGITS else int(digits)
+    return -value if token.startswith("-") else value
+
+
+def parse_direction(content: str) -> Parsed:
+    """Parse a 2048 move (0-3 or up/right/down/left) from the inside of an answer block."""
+    found: set[int] = set()
+    for m in _WORD_OR_INT.finditer(content):
+        tok = m.group(0)
+        if tok[0].isalpha():
+            low = tok.lower()
+            if low in DIRECTIONS:
+                found.add(DIRECTIONS.index(low))
+        else:
+            value = _to_int(tok)
+            if not 0 <= value <= 3:
+                return Parsed(None, f"{tok[:12]!r} is not a move (use 0-3 or up/right/down/left)")
+            found.add(value)
+        if len(found) > 1:
+            return Parsed(None, "answer names more than one direction")
+    if not found:
+        return Parsed(None, "no move found (use 0-3 or up/right/down/left)")
+    return Parsed(found.pop())
+
+
+def parse_pair(content: str) -> Parsed:
+    """Parse two cells ``(r1, c1) (r2, c2)`` (four integers) from the inside of an answer block."""
+    numbers: list[int] = []
+    for m in _INT.finditer(content):
+        numbers.append(_to_int(m.group(0)))
+        if len(numbers) > 4:
+            return Parsed(None, "more than four numbers; expected (r1, c1) (r2, c2)")
+    if len(numbers) != 4:
+        return Parsed(None, f"found {len(numbers)} numbers; expected (r1, c1) (r2, c2)")
+    r1, c1, r2, c2 = numbers
+    return Parsed(((r1, c1), (r2, c2)))
+
+
+def parse_answer(text: str, kind: ActionKind) -> Parsed:
+    """Parse a whole model response for an action of ``kind``; never raises for a ``str``."""
+    if not isinstance(text, str):
+        return Parsed(None, f"answer must be text, got {type(text).__name__}")
+    content, reason = _answer_content(text)
+    if content is None:
+        return Parsed(None, reason)
+    if kind == "direction":
+        return parse_direction(content)
+    if kind == "pair":
+        return parse_pair(content)
+    raise ValueError(f"unknown action kind {kind!r}; expected 'direction' or 'pair'")
+
+
+# -- format and perception ------------------------------------------------------------------
+def missing_tags(text: str) -> list[str]:
+    """The six paper tags absent from ``text`` (exact, lower-case), in canonical order."""
+    if not isinstance(text, str):
+        return list(TAGS)
+    return [t for t in TAGS if t not in text]
+
+
+def format_ok(text: str) -> bool:
+    """The paper's format check: all six tags are present."""
+    return not missing_tags(text)
+
+
+def perception_exact(text: str, board_text: str) -> bool:
+    """The paper's perception check: ``<perception>\\n{board}\\n</perception>`` appears verbatim."""
+    return isinstance(text, str) and f"<perception>\n{board_text}\n</perception>" in text
+
+
+def _grid(block: str) -> list[list[str]]:
+    return [[c.strip().casefold() for c in line.split("|")] for line in block.splitlines() if line.strip()]
+
+
+def perception_cell_accuracy(text: str, board_text: str) -> float:
+    """Share of board cells the perception block names correctly (0.0 without a block).
+
+    Reads either the ground-truth layout (one line per row, cells separated by ``|``) or
+    coordinate-tagged cells such as ``(0, 1): Red circle``; comparison ignores case and padding.
+    """
+    truth = _grid(board_text)
+    total = sum(len(row) for row in truth)
+    block = extract_block(text, "perception") if isinstance(text, str) else None
+    if block is None or total == 0:
+        return 0.0
+    tagged = {(int(r), int(c)): v.strip().casefold() for r, c, v in _COORD_CELL.findall(block)}
+    if tagged:
+        hits = sum(tagged.get((r, c)) == cell for r, row in enumerate(truth) for c, cell in enumerate(row))
+    else:
+        pred = _grid(block)
+        hits = sum(
+            r < len(pred) and c < len(pred[r]) and pred[r][c] == cell
+            for r, row in enumerate(truth)
+            for c, cell in enumerate(row)
+        )
+    return hits / total
+
+
+def has_localization(text: str) -> bool:
+    """Whether the perception block uses coordinate-tagged cells like ``(0,0): Yellow square``."""
+    block = extract_block(text, "perception") if isinstance(text, str) else None
+    return block is not None and _COORD_CELL.search(block) is not None

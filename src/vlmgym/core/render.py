@@ -1,0 +1,219 @@
+"""Batched frame composition from a sprite atlas drawn once.
+
+How a frame is made
+-------------------
+Every frame row is cut into *units*: runs of ``unit`` pixels, where ``unit`` divides every
+horizontal segment of the layout (margins, cells, padding). A lookup table holds every unit of
+every sprite row plus every unit of a static background frame (margins, coordinate labels, the
+HUD caption). Composing a batch is then:
+
+1. one broadcasted add that writes, for the board rows, the table index of each unit
+   (sprite id x sprite size + offset inside the sprite); background rows keep static indices;
+2. one ``np.take`` of ``unit * 3``-byte elements straight into the contiguous output buffer;
+3. a few small writes of HUD digit glyphs (when the HUD is on).
+
+No per-cell Python loop, no temporary frame-sized arrays; throughput is measured against
+``np.copyto`` in ``benchmarks/``.
+
+Pixels never depend on the machine's fonts: text uses the TrueType font embedded in Pillow
+(``ImageFont.load_default(size)``), so frames are identical wherever the same Pillow runs.
+"""
+
+from __future__ import annotations
+
+import math
+from functools import lru_cache
+
+import numpy as np
+from PIL import Image, ImageDraw, ImageFont
+
+__all__ = ["Renderer", "font", "draw_centered_text", "PAPER_IMAGE_SIZE", "BAND_PX"]
+
+PAPER_IMAGE_SIZE = (640, 840)  # (width, height) used by the G1 paper's training images
+BAND_PX = 28  # height of the HUD line and width of the coordinate-label bands
+_HUD_DIGITS = 20
+
+
+@lru_cache(maxsize=64)
+def font(size: int) -> ImageFont.FreeTypeFont | ImageFont.ImageFont:
+    """Pillow's embedded TrueType font at ``size`` px (identical on every machine)."""
+    return ImageFont.load_default(size=max(1, int(size)))
+
+
+def draw_centered_text(draw: ImageDraw.ImageDraw, box: tuple[int, int, int, int], text: str,
+                       color: tuple[int, int, int], max_size: int, fill_ratio: float = 0.8) -> None:
+    """Draw ``text`` centred in ``box`` (x0, y0, x1, y1), shrinking the font until it fits."""
+    x0, y0, x1, y1 = box
+    w, h = (x1 - x0) * fill_ratio, (y1 - y0) * fill_ratio
+    size = max_size
+    while size > 6:
+        l, t, r, b = draw.textbbox((0, 0), text, font=font(size))
+        if r - l <= w and b - t <= h:
+            break
+        size -= 1
+    draw.text(((x0 + x1) / 2, (y0 + y1) / 2), text, fill=color, font=font(size), anchor="mm")
+
+
+class Renderer:
+    """Composes batches of board frames (uint8, B x H x W x 3) from per-cell sprite ids.
+
+    Args:
+        atlas: ``(n, cell_px, cell_px, 3)`` uint8 sprites (each includes its share of the gap).
+        rows, cols: board size in cells.
+        background: colour of margins and padding.
+        label_color: colour of coordinate labels and the HUD.
+        show_coords: draw row numbers left of and column numbers above the board.
+        hud: add a line above the board showing the score.
+        image_size: ``(width, height)`` of the output; the board keeps its aspect ratio and is
+            centred on the background. ``None`` = natural size (multiples of 28 px by default).
+    """
+
+    def __init__(self, atlas: np.ndarray, rows: int, cols: int, *,
+                 background: tuple[int, int, int] = (40, 40, 40),
+                 label_color: tuple[int, int, int] = (235, 235, 235),
+                 show_coords: bool = False, hud: bool = False,
+                 image_size: tuple[int, int] | None = None,
+                 hud_label: str = "Score"):
+        if atlas.ndim != 4 or atlas.shape[1] != atlas.shape[2] or atlas.shape[3] != 3:
+            raise ValueError(f"atlas must be (n, s, s, 3), got {atlas.shape}")
+        self.rows, self.cols = rows, cols
+        self.cell_px = cell = int(atlas.shape[1])
+        self.hud = hud
+        self.show_coords = show_coords
+        band = BAND_PX
+        margin_left = band if show_coords else 0
+        margin_top = (band if show_coords else 0) + (band if hud else 0)
+        nat_w, nat_h = margin_left + cols * cell, margin_top + rows * cell
+        if image_size is None:
+            width, height = nat_w, nat_h
+        else:
+            width, height = (int(v) for v in image_size)
+            if width < nat_w or height < nat_h:
+                raise ValueError(
+                    f"image_size {image_size} is smaller than the board needs ({nat_w}x{nat_h});"
+                    " use a smaller cell size or a larger image"
+                )
+        self.width, self.height = width, height
+        pad_l = (width - nat_w) // 2
+        pad_t = (height - nat_h) // 2
+        self.board_x, self.board_y = pad_l + margin_left, pad_t + margin_top
+        self.hud_y = pad_t
+        self.hud_x = pad_l + margin_left
+
+        # Unit width: divides every horizontal segment so a frame row is a sequence of units.
+        unit = math.gcd(cell, self.board_x, width - self.board_x - cols * cell) or cell
+        self.unit = unit
+        upc = cell // unit
+        units = width // unit
+
+        bg = self._background(background, label_color, hud_label)
+        self.background = bg
+        n = atlas.shape[0]
+        self.num_sprites = n
+        sprite_units = np.ascontiguousarray(atlas).reshape(n * cell * upc, unit * 3)
+        table = np.concatenate([sprite_units, bg.reshape(height * units, unit * 3)])
+        self._elem = np.dtype((np.void, unit * 3))
+        self._table = np.ascontiguousarray(table).view(self._elem)[:, 0]
+        n_sprite_units = n * cell * upc
+
+        # Static index pieces for board rows: idx = sprite_id * mult[u] + off[r, p, u].
+        u = np.arange(units)
+        first_u, last_u = self.board_x // unit, (self.board_x + cols * cell) // unit
+        on_board = (u >= first_u) & (u < last_u)
+        self._cell_of_unit = np.where(on_board, (u - first_u) // upc, 0)
+        self._mult = np.where(on_board, cell * upc, 0).astype(np.intp)
+        r = np.arange(rows)[:, None, None]
+        p = np.arange(cell)[None, :, None]
+        y = self.board_y + r * cell + p
+        self._off = np.where(
+            on_board[None, None, :],
+            p * upc + ((u - first_u) % upc)[None, None, :],
+            n_sprite_units + y * units + u[None, None, :],
+        ).astype(np.intp)
+        self._bg_idx = (n_sprite_units + np.arange(height * units)).reshape(height, units).astype(np.intp)
+        self._idx_cache: dict[int, np.ndarray] = {}
+        self._units = units
+        if hud:
+            self._glyphs, self._glyph_w = self._digit_glyphs(background, label_color)
+            self._hud_digits_x = self.hud_x + self._hud_label_w
+
+    # -- static pictures ---------------------------------------------------------------------
+    def _background(self, color: tuple[int, int, int], label_color: tuple[int, int, int],
+                    hud_label: str) -> np.ndarray:
+        img = Image.new("RGB", (self.width, self.height), color)
+        draw = ImageDraw.Draw(img)
+        cell, band = self.cell_px, BAND_PX
+        size = int(band * 0.6)
+        if self.show_coords:
+            for c in range(self.cols):
+                x0 = self.board_x + c * cell
+                draw_centered_text(draw, (x0, self.board_y - band, x0 + cell, self.board_y),
+                                   str(c), label_color, size)
+            for r in range(self.rows):
+                y0 = self.board_y + r * cell
+                draw_centered_text(draw, (self.board_x - band, y0, self.board_x, y0 + cell),
+                                   str(r), label_color, size)
+        self._hud_label_w = 0
+        if self.hud:
+            text = f"{hud_label}: "
+            draw.text((self.hud_x + 4, self.hud_y + band / 2), text, fill=label_color,
+                      font=font(size), anchor="lm")
+            self._hud_label_w = 4 + int(math.ceil(draw.textlength(text, font=font(size))))
+        return np.asarray(img, dtype=np.uint8).copy()
+
+    def _digit_glyphs(self, color: tuple[int, int, int],
+                      label_color: tuple[int, int, int]) -> tuple[np.ndarray, int]:
+        size = int(BAND_PX * 0.6)
+        gw = int(math.ceil(max(font(size).getlength(d) for d in "0123456789"))) + 1
+        glyphs = np.empty((11, BAND_PX, gw, 3), dtype=np.uint8)
+        for k, ch in enumerate("0123456789 "):
+            img = Image.new("RGB", (gw, BAND_PX), color)
+            ImageDraw.Draw(img).text((gw / 2, BAND_PX / 2), ch, fill=label_color, font=font(size),
+                                     anchor="mm")
+            glyphs[k] = np.asarray(img)
+        return glyphs, gw
+
+    # -- composition -------------------------------------------------------------------------
+    def _index_buffer(self, b: int) -> np.ndarray:
+        buf = self._idx_cache.get(b)
+        if buf is None:
+            if len(self._idx_cache) > 8:
+                self._idx_cache.clear()
+            buf = np.broadcast_to(self._bg_idx, (b, self.height, self._units)).copy()
+            self._idx_cache[b] = buf
+        return buf
+
+    def compose(self, ids: np.ndarray, hud_values: np.ndarray | None = None,
+                out: np.ndarray | None = None) -> np.ndarray:
+        """Frames for sprite ids ``(B, rows, cols)``; writes into ``out`` when given."""
+        b = ids.shape[0]
+        if ids.shape[1:] != (self.rows, self.cols):
+            raise ValueError(f"ids must be (B, {self.rows}, {self.cols}), got {ids.shape}")
+        if out is None:
+            out = np.empty((b, self.height, self.width, 3), dtype=np.uint8)
+        elif out.shape != (b, self.height, self.width, 3) or not out.flags.c_contiguous:
+            raise ValueError("out must be a C-contiguous uint8 array of shape (B, H, W, 3)")
+        idx = self._index_buffer(b)
+        cell = self.cell_px
+        board = idx[:, self.board_y : self.board_y + self.rows * cell].reshape(
+            b, self.rows, cell, self._units)
+        base = np.asarray(ids, dtype=np.intp)[:, :, self._cell_of_unit] * self._mult
+        np.add(base[:, :, None, :], self._off[None], out=board)
+        flat_out = out.reshape(b, self.height * self._units, self.unit * 3).view(self._elem)[..., 0]
+        np.take(self._table, idx.reshape(b, -1), out=flat_out, mode="clip")
+        if self.hud and hud_values is not None:
+            self._draw_hud(out, np.asarray(hud_values, dtype=np.int64))
+        return out
+
+    def _draw_hud(self, out: np.ndarray, values: np.ndarray) -> None:
+        values = np.abs(values)
+        ndig = np.maximum(1, np.floor(np.log10(np.maximum(values, 1))).astype(np.int64) + 1)
+        gw = self._glyph_w
+        x0, y0 = self._hud_digits_x, self.hud_y
+        fit = max(0, min(_HUD_DIGITS, (self.width - x0) // gw))
+        for k in range(min(fit, int(ndig.max()))):
+            # k-th digit from the left; blank glyph (10) past each number's end
+            power = np.maximum(ndig - 1 - k, 0)
+            digit = (values // (10 ** power)) % 10
+            glyph = np.where(k < ndig, digit, 10)
+            out[:, y0 : y0 + BAND_PX, x0 + k * gw : x0 + (k + 1) * gw] = self._glyphs[glyph]

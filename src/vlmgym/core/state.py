@@ -1,0 +1,214 @@
+"""Immutable, serialisable snapshots of one environment's game.
+
+A :class:`GameState` holds every array that determines the future of one game: the board, the
+score and counters, and the random stream (``rng``). Restoring it restores the game exactly.
+
+Serialisation is a small self-describing binary format, never pickle::
+
+    b"VLMGYMS\\0"  u32 version  u32 header_length  header(JSON, utf-8)  raw array bytes...
+
+The header names the game, its rule parameters and each array's name, dtype and shape. Loading
+checks everything (sizes, dtypes, the game's expected shapes and value ranges) and raises
+:class:`StateError` (a ``ValueError``) that says what is wrong.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import struct
+from collections.abc import Mapping
+from types import MappingProxyType
+from typing import Any
+
+import numpy as np
+
+__all__ = ["GameState", "StateError", "stack_states", "unstack_states"]
+
+_MAGIC = b"VLMGYMS\x00"
+_VERSION = 1
+_PREFIX = struct.Struct("<8sII")
+_ALLOWED_DTYPES = {
+    np.dtype(t).str: np.dtype(t)
+    for t in ("|b1", "|u1", "|i1", "<u2", "<i2", "<u4", "<i4", "<u8", "<i8", "<f4", "<f8")
+}
+_MAX_HEADER = 1 << 20
+_MAX_PAYLOAD = 1 << 28
+
+
+class StateError(ValueError):
+    """A snapshot that cannot be used: corrupt bytes, wrong game, wrong shapes or values."""
+
+
+def _freeze(a: np.ndarray) -> np.ndarray:
+    a = np.array(a, copy=True, order="C")
+    a.setflags(write=False)
+    return a
+
+
+class GameState:
+    """Immutable snapshot of one game: arrays, rule parameters and the random stream.
+
+    Create one with ``env.unwrapped.get_state()`` or ``vec.get_states()``; restore it with
+    ``set_state``/``set_states`` or ``reset(options={"state": s})``. Arrays are read-only copies.
+    """
+
+    __slots__ = ("_game", "_rules", "_arrays", "_digest")
+
+    def __init__(self, game: str, rules: Mapping[str, Any], arrays: Mapping[str, np.ndarray]):
+        init = object.__setattr__
+        init(self, "_game", str(game))
+        # JSON round trip: rules must be plain data, and equal states compare equal.
+        init(self, "_rules", MappingProxyType(json.loads(json.dumps(dict(rules), sort_keys=True))))
+        init(self, "_arrays", MappingProxyType({k: _freeze(v) for k, v in sorted(arrays.items())}))
+        init(self, "_digest", None)
+
+    # -- read access -------------------------------------------------------------------------
+    @property
+    def game(self) -> str:
+        """Name of the game this state belongs to (e.g. ``"2048"``)."""
+        return self._game
+
+    @property
+    def rules(self) -> Mapping[str, Any]:
+        """Rule parameters (board size, number of tile types, ...) the arrays are valid for."""
+        return self._rules
+
+    @property
+    def arrays(self) -> Mapping[str, np.ndarray]:
+        """Read-only arrays by name (``board``, ``score``, ``steps``, ``rng``, ...)."""
+        return self._arrays
+
+    def __getitem__(self, name: str) -> np.ndarray:
+        return self._arrays[name]
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        raise AttributeError("GameState is immutable")
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, GameState):
+            return NotImplemented
+        return (
+            self._game == other._game
+            and dict(self._rules) == dict(other._rules)
+            and self._arrays.keys() == other._arrays.keys()
+            and all(
+                a.dtype == other._arrays[k].dtype and np.array_equal(a, other._arrays[k])
+                for k, a in self._arrays.items()
+            )
+        )
+
+    def __hash__(self) -> int:
+        return hash(self.digest())
+
+    def digest(self) -> str:
+        """A short stable id of this exact state (hex of a SHA-1 over its bytes)."""
+        if self._digest is None:
+            object.__setattr__(self, "_digest", hashlib.sha1(self.to_bytes()).hexdigest()[:16])
+        assert self._digest is not None
+        return self._digest
+
+    def __repr__(self) -> str:
+        fields = ", ".join(f"{k}{list(v.shape)}" for k, v in self._arrays.items())
+        return f"GameState(game={self._game!r}, rules={dict(self._rules)}, {fields})"
+
+    # -- bytes ------------------------------------------------------------------------------
+    def to_bytes(self) -> bytes:
+        """Serialise to the versioned binary format described in this module."""
+        header = {
+            "game": self._game,
+            "rules": dict(self._rules),
+            "arrays": [
+                {"name": k, "dtype": a.dtype.newbyteorder("<").str, "shape": list(a.shape)}
+                for k, a in self._arrays.items()
+            ],
+        }
+        head = json.dumps(header, sort_keys=True, separators=(",", ":")).encode()
+        parts = [_PREFIX.pack(_MAGIC, _VERSION, len(head)), head]
+        parts += [a.astype(a.dtype.newbyteorder("<"), copy=False).tobytes() for a in self._arrays.values()]
+        return b"".join(parts)
+
+    @classmethod
+    def from_bytes(cls, blob: bytes | bytearray | memoryview) -> GameState:
+        """Parse and validate bytes from :meth:`to_bytes`; raise :class:`StateError` if unusable."""
+        if not isinstance(blob, (bytes, bytearray, memoryview)):
+            raise TypeError(f"GameState.from_bytes expects bytes, got {type(blob).__name__}")
+        blob = bytes(blob)
+        if len(blob) < _PREFIX.size:
+            raise StateError(f"snapshot too short ({len(blob)} bytes): not a vlmgym GameState")
+        magic, version, head_len = _PREFIX.unpack_from(blob)
+        if magic != _MAGIC:
+            raise StateError("not a vlmgym GameState (bad magic bytes)")
+        if version != _VERSION:
+            raise StateError(f"snapshot format version {version} is not supported (expected {_VERSION})")
+        if head_len > _MAX_HEADER or _PREFIX.size + head_len > len(blob):
+            raise StateError(f"snapshot header length {head_len} exceeds the data ({len(blob)} bytes)")
+        try:
+            header = json.loads(blob[_PREFIX.size : _PREFIX.size + head_len].decode("utf-8"))
+            game = header["game"]
+            rules = header["rules"]
+            entries = header["arrays"]
+            if not (isinstance(game, str) and isinstance(rules, dict) and isinstance(entries, list)):
+                raise TypeError
+        except (UnicodeDecodeError, json.JSONDecodeError, KeyError, TypeError) as exc:
+            raise StateError("snapshot header is corrupt") from exc
+        offset = _PREFIX.size + head_len
+        arrays: dict[str, np.ndarray] = {}
+        for entry in entries:
+            try:
+                name, dtype_str, shape = entry["name"], entry["dtype"], tuple(entry["shape"])
+            except (KeyError, TypeError) as exc:
+                raise StateError("snapshot header has a malformed array entry") from exc
+            if not isinstance(name, str) or name in arrays:
+                raise StateError(f"snapshot array name {name!r} is invalid or repeated")
+            dtype = _ALLOWED_DTYPES.get(dtype_str) if isinstance(dtype_str, str) else None
+            if dtype is None:
+                raise StateError(f"array {name!r} has unsupported dtype {dtype_str!r}")
+            if not all(isinstance(d, int) and 0 <= d <= 1 << 16 for d in shape) or len(shape) > 8:
+                raise StateError(f"array {name!r} has an invalid shape {list(shape)}")
+            nbytes = int(np.prod(shape, dtype=np.int64)) * dtype.itemsize
+            if nbytes > _MAX_PAYLOAD or offset + nbytes > len(blob):
+                raise StateError(f"array {name!r} needs {nbytes} bytes but the snapshot is truncated")
+            arrays[name] = np.frombuffer(blob, dtype=dtype, count=nbytes // dtype.itemsize,
+                                         offset=offset).reshape(shape).astype(dtype.newbyteorder("="))
+            offset += nbytes
+        if offset != len(blob):
+            raise StateError(f"snapshot has {len(blob) - offset} unexpected trailing bytes")
+        state = cls(game, rules, arrays)
+        validate_state(state)
+        return state
+
+
+def validate_state(state: GameState) -> None:
+    """Check a state against its game's expected fields, shapes, dtypes and value ranges."""
+    from vlmgym.core.game import game_class
+
+    try:
+        cls = game_class(state.game)
+    except KeyError as exc:
+        raise StateError(str(exc.args[0])) from None
+    cls.validate_state(state.rules, state.arrays)
+
+
+def stack_states(states: list[GameState] | tuple[GameState, ...]) -> dict[str, np.ndarray]:
+    """Stack per-env snapshots into writable batch arrays (leading axis = env)."""
+    if not states:
+        raise ValueError("need at least one GameState")
+    first = states[0]
+    for s in states:
+        if not isinstance(s, GameState):
+            raise TypeError(f"expected GameState, got {type(s).__name__}")
+        if s.game != first.game or s.rules != first.rules:
+            raise StateError(
+                f"cannot batch states of different games or rules: {first.game} {dict(first.rules)}"
+                f" vs {s.game} {dict(s.rules)}"
+            )
+    return {k: np.stack([s.arrays[k] for s in states]) for k in first.arrays}
+
+
+def unstack_states(game: str, rules: Mapping[str, Any], batch: Mapping[str, np.ndarray],
+                   indices: Any = None) -> list[GameState]:
+    """Split batch arrays back into per-env snapshots (optionally only ``indices``)."""
+    n = len(next(iter(batch.values())))
+    idx = range(n) if indices is None else indices
+    return [GameState(game, rules, {k: v[i] for k, v in batch.items()}) for i in idx]

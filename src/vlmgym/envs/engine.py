@@ -1,0 +1,312 @@
+"""The batched engine behind both environment classes.
+
+``Engine`` owns a batch of game states (a dict of arrays with a leading env axis) and turns
+actions into transitions, rewards, observations and info. :class:`~vlmgym.envs.single.VLMGymEnv`
+is an engine with one env; :class:`~vlmgym.envs.vector.VLMGymVectorEnv` exposes the batch.
+Counterfactual scoring (``score``) runs the same transition on a copy of stacked snapshots.
+"""
+
+from __future__ import annotations
+
+import string
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+from gymnasium import spaces
+
+from vlmgym.core import rng as rngmod
+from vlmgym.core.game import COMMON_FIELDS, Batch, Game, game_class
+from vlmgym.core.render import PAPER_IMAGE_SIZE, Renderer
+from vlmgym.core.state import GameState, StateError, stack_states, unstack_states
+
+__all__ = ["Engine", "Transition", "make_game", "OBS_MODES", "ACTION_MODES", "REWARD_MODES",
+           "TEXT_CHARSET"]
+
+OBS_MODES = ("image", "text", "image+text")
+ACTION_MODES = ("text", "index")
+REWARD_MODES = ("binary", "score")
+#: Characters of text spaces: printable ASCII including space, punctuation, tab and newline.
+TEXT_CHARSET = frozenset(string.printable)
+_ANSWER_MAX_LENGTH = 8192
+
+
+def choice(name: str, value: Any, allowed: Sequence[str]) -> str:
+    """Validate an enumerated option with a message naming the allowed values."""
+    if value not in allowed:
+        raise ValueError(f"{name} must be one of {', '.join(map(repr, allowed))}; got {value!r}")
+    return value  # type: ignore[no-any-return]
+
+
+def make_game(game: str | Game, kwargs: Mapping[str, Any]) -> Game:
+    """Build a game from its registered name and keyword arguments (or pass an instance)."""
+    if isinstance(game, Game):
+        if kwargs:
+            raise ValueError(f"game kwargs {sorted(kwargs)} given with a Game instance")
+        return game
+    cls = game_class(game)
+    try:
+        return cls(**kwargs)
+    except TypeError as exc:
+        import inspect
+
+        allowed = [p for p in inspect.signature(cls.__init__).parameters if p != "self"]
+        raise ValueError(f"invalid arguments for game {game!r}: {exc}. Allowed: {allowed}") from None
+
+
+@dataclass
+class Transition:
+    """Result of applying one action per env (arrays of length B)."""
+
+    reward: np.ndarray        # float64
+    terminated: np.ndarray    # bool
+    info: dict[str, np.ndarray]
+
+
+class Engine:
+    """A batch of ``num_envs`` games of one kind, with observation and reward settings.
+
+    Args:
+        game: a :class:`~vlmgym.core.game.Game`.
+        num_envs: batch size.
+        obs_mode: ``"image"``, ``"text"`` (the board text) or ``"image+text"`` (a dict).
+        action_mode: ``"text"`` (free model replies) or ``"index"`` (flat ``Discrete`` indices).
+        reward_mode: ``"binary"`` (+1 success / -1 otherwise) or ``"score"`` (score gained).
+        cell_px: pixel size of one board cell (multiples of 28 keep images VLM-friendly).
+        show_coords: draw row/column numbers on the board edges.
+        hud: show the score line above the board (``None``: the game's default).
+        image_size: ``(width, height)`` to fit the board into, or ``"paper"`` for 640x840.
+    """
+
+    def __init__(self, game: Game, num_envs: int, *, obs_mode: str = "image",
+                 action_mode: str = "text", reward_mode: str = "binary", cell_px: int = 56,
+                 show_coords: bool = False, hud: bool | None = None,
+                 image_size: tuple[int, int] | str | None = None):
+        if isinstance(num_envs, bool) or not isinstance(num_envs, (int, np.integer)) or num_envs < 1:
+            raise ValueError(f"num_envs must be a positive integer, got {num_envs!r}")
+        self.game = game
+        self.num_envs = int(num_envs)
+        self.obs_mode = choice("obs_mode", obs_mode, OBS_MODES)
+        self.action_mode = choice("action_mode", action_mode, ACTION_MODES)
+        self.reward_mode = choice("reward_mode", reward_mode, REWARD_MODES)
+        if isinstance(cell_px, bool) or not isinstance(cell_px, (int, np.integer)) or not 8 <= cell_px <= 512:
+            raise ValueError(f"cell_px must be an integer from 8 to 512, got {cell_px!r}")
+        self.cell_px = int(cell_px)
+        self.show_coords = bool(show_coords)
+        self.hud = game.hud_default if hud is None else bool(hud)
+        if image_size == "paper":
+            image_size = PAPER_IMAGE_SIZE
+        if image_size is not None:
+            if (not isinstance(image_size, (tuple, list)) or len(image_size) != 2
+                    or not all(isinstance(v, (int, np.integer)) and v > 0 for v in image_size)):
+                raise ValueError(f"image_size must be (width, height) or 'paper', got {image_size!r}")
+            image_size = (int(image_size[0]), int(image_size[1]))
+            cell = self._fit_cell(image_size)
+            self.cell_px = cell
+        self.image_size = image_size
+        self.prompt = game.prompt(self.obs_mode)
+        self.batch: Batch = game.new_batch(self.num_envs)
+        self._renderer: Renderer | None = None
+        self.render_calls = 0  # frames composed so far (observability for the no-render sampler)
+
+    def _fit_cell(self, image_size: tuple[int, int]) -> int:
+        band = 28
+        avail_w = image_size[0] - (band if self.show_coords else 0)
+        avail_h = image_size[1] - (band if self.show_coords else 0) - (band if self.hud else 0)
+        cell = min(avail_w // self.game.cols, avail_h // self.game.rows)
+        cell -= cell % 4
+        if cell < 8:
+            raise ValueError(f"image_size {image_size} is too small for a "
+                             f"{self.game.rows}x{self.game.cols} board")
+        return int(cell)
+
+    # -- spaces ------------------------------------------------------------------------------
+    @property
+    def renderer(self) -> Renderer:
+        if self._renderer is None:
+            self._renderer = Renderer(
+                self.game.sprites(self.cell_px), self.game.rows, self.game.cols,
+                background=self.game.background_color(), label_color=self.game.label_color(),
+                show_coords=self.show_coords, hud=self.hud, image_size=self.image_size)
+        return self._renderer
+
+    def image_shape(self) -> tuple[int, int, int]:
+        if self.image_size is not None:
+            return (self.image_size[1], self.image_size[0], 3)
+        band = 28
+        h = self.game.rows * self.cell_px + (band if self.show_coords else 0) + (band if self.hud else 0)
+        w = self.game.cols * self.cell_px + (band if self.show_coords else 0)
+        return (h, w, 3)
+
+    def single_observation_space(self) -> spaces.Space[Any]:
+        image = spaces.Box(0, 255, self.image_shape(), dtype=np.uint8)
+        text = spaces.Text(max_length=self.game.text_max_length(), min_length=0,
+                           charset=TEXT_CHARSET)
+        if self.obs_mode == "image":
+            return image
+        if self.obs_mode == "text":
+            return text
+        return spaces.Dict({"image": image, "text": text})
+
+    def single_action_space(self) -> spaces.Space[Any]:
+        if self.action_mode == "index":
+            return spaces.Discrete(self.game.num_actions)
+        return spaces.Text(max_length=_ANSWER_MAX_LENGTH, min_length=0, charset=TEXT_CHARSET)
+
+    # -- state management --------------------------------------------------------------------
+    def deal(self, idx: np.ndarray, seeds: np.ndarray) -> None:
+        """Start new games in envs ``idx`` with stream states ``seeds`` (uint64)."""
+        sub = {k: v[idx] for k, v in self.batch.items()}
+        for name in ("score", "steps", "successes"):
+            sub[name][:] = 0
+        sub["rng"][:] = seeds
+        self.game.deal(sub)
+        for k, v in sub.items():
+            self.batch[k][idx] = v
+
+    def get_states(self, idx: Sequence[int] | np.ndarray | None = None) -> list[GameState]:
+        return unstack_states(self.game.name, self.game.rules, self.batch, idx)
+
+    def stack(self, states: Sequence[GameState]) -> Batch:
+        """Stack snapshots into batch arrays, checking they belong to this game."""
+        states = list(states)
+        for s in states:
+            if not isinstance(s, GameState):
+                raise TypeError(f"expected GameState, got {type(s).__name__}")
+            if s.game != self.game.name or dict(s.rules) != self.game.rules:
+                raise StateError(
+                    f"state is for game {s.game!r} with rules {dict(s.rules)}, but this env plays "
+                    f"{self.game.name!r} with rules {self.game.rules}")
+        batch = stack_states(states)
+        expected = set(COMMON_FIELDS) | set(self.game.state_fields(self.game.rules))
+        if set(batch) != expected:
+            raise StateError(f"state fields {sorted(batch)} do not match {sorted(expected)}")
+        return batch
+
+    def set_states(self, states: Sequence[GameState], idx: np.ndarray) -> None:
+        batch = self.stack(states)
+        if len(idx) != len(states):
+            raise ValueError(f"got {len(states)} states for {len(idx)} envs")
+        for k, v in batch.items():
+            self.batch[k][idx] = v
+
+    # -- actions -----------------------------------------------------------------------------
+    def decode_actions(self, actions: Any, n: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray | None]:
+        """Actions from the user -> (int64 (n, arity) array, active mask, parsed objects, errors)."""
+        game = self.game
+        arr = np.zeros((n, game.action_arity), dtype=np.int64)
+        parsed = np.empty(n, dtype=object)
+        if self.action_mode == "index":
+            idx = self.check_index_actions(actions, n)
+            arr[:] = game.decode(idx)
+            for i in range(n):
+                parsed[i] = game.from_array(arr[i])
+            return arr, np.ones(n, dtype=bool), parsed, None
+        if isinstance(actions, str) or not isinstance(actions, Sequence) and not isinstance(actions, np.ndarray):
+            raise TypeError(f"text actions must be a sequence of {n} strings, got {type(actions).__name__}")
+        if len(actions) != n:
+            raise ValueError(f"expected {n} answers, got {len(actions)}")
+        active = np.zeros(n, dtype=bool)
+        errors = np.empty(n, dtype=object)
+        for i, text in enumerate(actions):
+            if not isinstance(text, str):
+                raise TypeError(f"in action_mode='text' an action is the model's reply (str); "
+                                f"got {type(text).__name__} at position {i}")
+            p = game.parse(text)
+            errors[i] = p.reason
+            if p.action is not None:
+                parsed[i] = p.action
+                arr[i] = game.to_array(p.action)
+                active[i] = True
+        return arr, active, parsed, errors
+
+    def check_index_actions(self, actions: Any, n: int) -> np.ndarray:
+        space = f"Discrete({self.game.num_actions})"
+        a = np.asarray(actions)
+        if a.dtype == object or not (np.issubdtype(a.dtype, np.integer)):
+            raise TypeError(f"in action_mode='index' actions must be integers of {space}, got "
+                            f"{a.dtype} values ({type(actions).__name__})")
+        if a.shape != (n,):
+            raise ValueError(f"expected {n} index actions of {space}, got shape {a.shape}")
+        bad = (a < 0) | (a >= self.game.num_actions)
+        if bad.any():
+            raise ValueError(f"action {a[bad][0]} is outside {space}")
+        return a.astype(np.int64)
+
+    # -- transitions -------------------------------------------------------------------------
+    def transition(self, batch: Batch, actions: Any) -> Transition:
+        """Apply one action per env of ``batch`` in place (no pictures)."""
+        n = len(batch["rng"])
+        arr, active, parsed, errors = self.decode_actions(actions, n)
+        out = self.game.apply(batch, arr, active)
+        batch["steps"] += 1
+        batch["score"] += out.gain
+        batch["successes"] += out.success
+        terminated, reason = self.game.is_over(batch)
+        if self.reward_mode == "binary":
+            reward = np.where(out.success, 1.0, -1.0)
+        else:
+            reward = out.gain.astype(np.float64)
+        status = np.where(active, np.where(out.legal, "ok", "illegal"), "unparsable").astype(object)
+        info: dict[str, np.ndarray] = {
+            "action": parsed,
+            "action_status": status,
+            "success": out.success.astype(bool),
+            "gain": out.gain.astype(np.int64),
+            "end_reason": reason,
+            **out.info,
+        }
+        if errors is not None:
+            info["parse_error"] = errors
+        return Transition(reward=reward, terminated=terminated.astype(bool), info=info)
+
+    def describe(self, batch: Batch) -> tuple[list[str], dict[str, np.ndarray]]:
+        """Board texts and the state part of info for every env of ``batch``."""
+        n = len(batch["rng"])
+        texts = [self.game.board_text(batch, i) for i in range(n)]
+        info: dict[str, np.ndarray] = {
+            "prompt": np.array([self.prompt] * n, dtype=object),
+            "board_text": np.array(texts, dtype=object),
+            "score": batch["score"].copy(),
+            "steps": batch["steps"].copy(),
+        }
+        if self.action_mode == "index":
+            info["action_mask"] = self.game.legal_mask(batch)
+        return texts, info
+
+    def observe(self, batch: Batch, texts: list[str]) -> Any:
+        """Observations for every env of ``batch`` (images composed here, and only here)."""
+        image = None
+        if self.obs_mode in ("image", "image+text"):
+            image = self.frames(batch)
+        if self.obs_mode == "image":
+            return image
+        if self.obs_mode == "text":
+            return tuple(texts)
+        return {"image": image, "text": tuple(texts)}
+
+    def frames(self, batch: Batch) -> np.ndarray:
+        self.render_calls += 1
+        hud = batch["score"] if self.hud else None
+        return self.renderer.compose(self.game.sprite_ids(batch), hud)
+
+    # -- randomness --------------------------------------------------------------------------
+    @staticmethod
+    def seeds_for(seed: int | Sequence[int | None] | None, n: int,
+                  fallback: np.random.Generator) -> np.ndarray:
+        """Stream states for ``n`` envs: per-env integer seeds, or draws from ``fallback``."""
+        if seed is None:
+            return rngmod.seed_from(fallback, n)
+        seeds = [seed] if isinstance(seed, (int, np.integer)) else list(seed)
+        if len(seeds) != n:
+            raise ValueError(f"expected {n} seeds, got {len(seeds)}")
+        out = np.empty(n, dtype=np.uint64)
+        for i, s in enumerate(seeds):
+            if s is None:
+                out[i] = rngmod.seed_from(fallback)
+            elif isinstance(s, bool) or not isinstance(s, (int, np.integer)) or s < 0:
+                raise ValueError(f"seeds must be non-negative integers or None, got {s!r}")
+            else:
+                out[i] = rngmod.seed_from(np.random.default_rng(int(s)))
+        return out

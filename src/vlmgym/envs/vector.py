@@ -1,0 +1,285 @@
+"""``VLMGymVectorEnv``: a native batched ``gymnasium.vector.VectorEnv``.
+
+``gym.make_vec("VLMGym/...", num_envs=n)`` returns this class (it is the registered
+``vector_entry_point``): all envs advance in one set of array operations and frames are composed
+for the whole batch at once. Extras beyond Gymnasium: snapshots (``get_states``/``set_states``),
+counterfactual ``score`` for GRPO groups, and ``random_steps`` for the paper's state sampler.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import gymnasium as gym
+import numpy as np
+from gymnasium.vector import AutoresetMode, VectorEnv
+from gymnasium.vector.utils import batch_space
+
+from vlmgym.core import rng as rngmod
+from vlmgym.core.game import Batch, Game
+from vlmgym.core.state import GameState, unstack_states
+from vlmgym.envs.engine import Engine, choice, make_game
+from vlmgym.envs.single import RENDER_MODES
+
+__all__ = ["VLMGymVectorEnv"]
+
+_AUTORESET = {"same_step": AutoresetMode.SAME_STEP, "disabled": AutoresetMode.DISABLED}
+
+
+def _masked(info: dict[str, np.ndarray], present: np.ndarray | None = None) -> dict[str, Any]:
+    """Gymnasium vector info layout: every key has a boolean ``_key`` mask."""
+    out: dict[str, Any] = {}
+    for k, v in info.items():
+        out[k] = v
+        n = len(v)
+        out[f"_{k}"] = np.ones(n, dtype=bool) if present is None else present.copy()
+    return out
+
+
+class VLMGymVectorEnv(VectorEnv[Any, Any, Any]):
+    """A batch of ``num_envs`` games of one kind, stepped together.
+
+    Args:
+        game: registered game name or a :class:`~vlmgym.core.game.Game`.
+        num_envs: batch size.
+        autoreset_mode: ``AutoresetMode.SAME_STEP`` (default; a finished env restarts inside the
+            step, its last observation and info are in ``infos["final_obs"]``/``["final_info"]``)
+            or ``AutoresetMode.DISABLED`` (call ``reset(options={"reset_mask": mask})``).
+            ``NEXT_STEP`` is refused: it would silently drop the answer given to a finished env.
+        max_episode_steps: truncate episodes after this many steps (``None``: no limit).
+        obs_mode, action_mode, reward_mode, render_mode, cell_px, show_coords, hud, image_size,
+        **game_kwargs: as for :class:`~vlmgym.envs.single.VLMGymEnv`.
+    """
+
+    metadata = {"render_modes": list(RENDER_MODES), "render_fps": 4,
+                "autoreset_mode": AutoresetMode.SAME_STEP}
+
+    def __init__(self, game: str | Game = "2048", num_envs: int = 1, *,
+                 autoreset_mode: AutoresetMode | str = AutoresetMode.SAME_STEP,
+                 max_episode_steps: int | None = None, obs_mode: str = "image",
+                 action_mode: str = "text", reward_mode: str = "binary",
+                 render_mode: str | None = None, cell_px: int = 56, show_coords: bool = False,
+                 hud: bool | None = None, image_size: tuple[int, int] | str | None = None,
+                 **game_kwargs: Any):
+        if isinstance(autoreset_mode, str):
+            mode = _AUTORESET.get(autoreset_mode.lower())
+        else:
+            mode = autoreset_mode if autoreset_mode in _AUTORESET.values() else None
+        if mode is None:
+            raise ValueError(f"autoreset_mode must be AutoresetMode.SAME_STEP or "
+                             f"AutoresetMode.DISABLED, got {autoreset_mode!r} (NEXT_STEP would "
+                             "drop the answer given to a finished env)")
+        if max_episode_steps is not None and (isinstance(max_episode_steps, bool) or not isinstance(
+                max_episode_steps, (int, np.integer)) or max_episode_steps < 1):
+            raise ValueError(f"max_episode_steps must be a positive integer or None, got {max_episode_steps!r}")
+        if render_mode is not None:
+            choice("render_mode", render_mode, RENDER_MODES)
+        self.engine = Engine(make_game(game, game_kwargs), num_envs, obs_mode=obs_mode,
+                             action_mode=action_mode, reward_mode=reward_mode, cell_px=cell_px,
+                             show_coords=show_coords, hud=hud, image_size=image_size)
+        self.game = self.engine.game
+        self.num_envs = self.engine.num_envs
+        self.autoreset_mode = mode
+        self.metadata = {**type(self).metadata, "autoreset_mode": mode}
+        self.max_episode_steps = None if max_episode_steps is None else int(max_episode_steps)
+        self.render_mode = render_mode
+        self.single_observation_space = self.engine.single_observation_space()
+        self.single_action_space = self.engine.single_action_space()
+        self.observation_space = batch_space(self.single_observation_space, self.num_envs)
+        self.action_space = batch_space(self.single_action_space, self.num_envs)
+        self._started = False
+        self._viewer: Any = None
+
+    # -- gymnasium API -----------------------------------------------------------------------
+    def reset(self, *, seed: int | Sequence[int | None] | None = None,
+              options: dict[str, Any] | None = None) -> tuple[Any, dict[str, Any]]:
+        """Reset all envs, or those in ``options["reset_mask"]``.
+
+        ``seed``: an int (env ``i`` gets ``seed + i``, matching ``VLMGymEnv.reset(seed=seed + i)``),
+        a list with one seed (or ``None``) per reset env, or ``None``.
+        ``options["states"]``: a list of :class:`GameState` to start from instead of new games.
+        """
+        options = dict(options or {})
+        unknown = set(options) - {"reset_mask", "states"}
+        if unknown:
+            raise ValueError(f"unknown reset options {sorted(unknown)}; supported: reset_mask, states")
+        mask = options.get("reset_mask")
+        if mask is None:
+            mask = np.ones(self.num_envs, dtype=bool)
+        else:
+            mask = np.asarray(mask)
+            if mask.dtype != bool or mask.shape != (self.num_envs,):
+                raise ValueError(f"reset_mask must be a bool array of shape ({self.num_envs},)")
+        idx = np.flatnonzero(mask)
+        base = seed if isinstance(seed, (int, np.integer)) and not isinstance(seed, bool) else None
+        super().reset(seed=base)
+        if "states" in options:
+            if seed is not None:
+                raise ValueError("pass either seed or options['states'], not both")
+            self.engine.set_states(list(options["states"]), idx)
+        else:
+            if base is not None:
+                seed = [base + int(i) for i in idx]
+            self.engine.deal(idx, Engine.seeds_for(seed, len(idx), self.np_random))
+        self._started = True
+        texts, info = self.engine.describe(self.engine.batch)
+        obs = self.engine.observe(self.engine.batch, texts)
+        return obs, _masked(info, mask if len(idx) < self.num_envs else None)
+
+    def step(self, actions: Any) -> tuple[Any, np.ndarray, np.ndarray, np.ndarray, dict[str, Any]]:
+        """Apply one answer per env; finished envs restart in the same step (SAME_STEP mode)."""
+        if not self._started:
+            raise gym.error.ResetNeeded("call reset() before step()")
+        engine = self.engine
+        batch = engine.batch
+        tr = engine.transition(batch, self._as_actions(actions))
+        terminated = tr.terminated
+        if self.max_episode_steps is not None:
+            truncated = (batch["steps"] >= self.max_episode_steps) & ~terminated
+        else:
+            truncated = np.zeros(self.num_envs, dtype=bool)
+        texts, state_info = engine.describe(batch)
+        obs = engine.observe(batch, texts)
+        infos = _masked({**state_info, **tr.info})
+        done = terminated | truncated
+        if self.autoreset_mode == AutoresetMode.SAME_STEP and done.any():
+            idx = np.flatnonzero(done)
+            final_obs = np.full(self.num_envs, None, dtype=object)
+            for i in idx:
+                final_obs[i] = _select(obs, i)
+            infos["final_obs"], infos["_final_obs"] = final_obs, done.copy()
+            infos["final_info"] = _masked({k: v.copy() for k, v in infos.items()
+                                           if not k.startswith("_")}, done)
+            infos["_final_info"] = done.copy()
+            engine.deal(idx, rngmod.seed_from(self.np_random, len(idx)))
+            sub: Batch = {k: v[idx] for k, v in batch.items()}
+            sub_texts, sub_info = engine.describe(sub)
+            sub_obs = engine.observe(sub, sub_texts)
+            obs = _replace(obs, idx, sub_obs)
+            for k, v in sub_info.items():
+                infos[k][idx] = v
+        if self.render_mode == "human":
+            self.render()
+        return obs, tr.reward.copy(), terminated, truncated, infos
+
+    def _as_actions(self, actions: Any) -> Any:
+        if self.engine.action_mode == "text" and isinstance(actions, np.ndarray):
+            return list(actions)
+        return actions
+
+    def render(self) -> np.ndarray | None:
+        """rgb_array: frames (num_envs, H, W, 3); human: a window tiling all envs."""
+        if self.render_mode is None:
+            gym.logger.warn("render() called without a render_mode; pass render_mode='rgb_array'")
+            return None
+        frames = self.engine.frames(self.engine.batch)
+        if self.render_mode == "rgb_array":
+            return frames
+        tiled = _tile(frames)
+        if self._viewer is None:
+            from vlmgym.envs.human import Viewer
+
+            self._viewer = Viewer(f"vlmgym {self.game.name} x{self.num_envs}", tiled.shape[1],
+                                  tiled.shape[0], self.metadata["render_fps"])
+        self._viewer.show(tiled)
+        return None
+
+    def close_extras(self, **kwargs: Any) -> None:
+        if self._viewer is not None:
+            self._viewer.close()
+            self._viewer = None
+
+    # -- snapshots, scoring, sampling ------------------------------------------------------------
+    def get_states(self, indices: Sequence[int] | None = None) -> list[GameState]:
+        """Snapshots of all envs (or ``indices``), in order."""
+        return self.engine.get_states(indices)
+
+    def set_states(self, states: Sequence[GameState], indices: Sequence[int] | None = None) -> None:
+        """Restore snapshots into all envs (or ``indices``); the next step continues from them."""
+        idx = np.arange(self.num_envs) if indices is None else np.asarray(indices, dtype=np.int64)
+        self.engine.set_states(states, idx)
+        self._started = True
+
+    def observe(self) -> tuple[Any, dict[str, Any]]:
+        """Current observations and state info, without stepping (e.g. after ``set_states``)."""
+        texts, info = self.engine.describe(self.engine.batch)
+        return self.engine.observe(self.engine.batch, texts), _masked(info)
+
+    def score(self, states: Sequence[GameState], answers: Any, *,
+              return_states: bool = False) -> tuple[np.ndarray, dict[str, Any]]:
+        """Counterfactual step: apply ``answers[i]`` to a copy of ``states[i]``.
+
+        Live envs are untouched and nothing is drawn. ``states`` and ``answers`` may have any
+        length (e.g. 128 states x 5 answers, each state repeated). Identical (state, answer) pairs
+        always give identical results because the random stream is part of the state.
+
+        Returns ``(rewards, infos)`` where infos holds ``action``, ``action_status``, ``success``,
+        ``gain``, ``terminated``, ``end_reason``, game details, and with ``return_states=True``
+        ``next_state`` (list of :class:`GameState`).
+        """
+        states = list(states)
+        answers = self._as_actions(answers)
+        if len(states) != len(answers):
+            raise ValueError(f"got {len(states)} states but {len(answers)} answers")
+        batch = self.engine.stack(states)
+        tr = self.engine.transition(batch, answers)
+        infos: dict[str, Any] = {**tr.info, "terminated": tr.terminated}
+        if return_states:
+            infos["next_state"] = unstack_states(self.game.name, self.game.rules, batch)
+        return tr.reward, infos
+
+    def random_steps(self, k: int, *, reset_finished: bool = True) -> None:
+        """Advance every env by ``k`` uniformly random index actions without drawing anything.
+
+        This is the paper's state sampler (reset, then K random moves). Envs whose game ends on
+        the way restart (``reset_finished=True``) or stay put.
+        """
+        if not self._started:
+            raise gym.error.ResetNeeded("call reset() before random_steps()")
+        game, batch = self.game, self.engine.batch
+        active = np.ones(self.num_envs, dtype=bool)
+        for _ in range(int(k)):
+            idx = self.np_random.integers(0, game.num_actions, size=self.num_envs)
+            out = game.apply(batch, game.decode(idx), active)
+            batch["steps"] += active
+            batch["score"] += out.gain
+            batch["successes"] += out.success
+            over, _ = game.is_over(batch)
+            if over.any():
+                if reset_finished:
+                    done = np.flatnonzero(over)
+                    self.engine.deal(done, rngmod.seed_from(self.np_random, len(done)))
+                else:
+                    active &= ~over
+
+
+def _select(obs: Any, i: int) -> Any:
+    if isinstance(obs, dict):
+        return {k: _select(v, i) for k, v in obs.items()}
+    if isinstance(obs, tuple):
+        return obs[i]
+    return obs[i].copy()
+
+
+def _replace(obs: Any, idx: np.ndarray, sub: Any) -> Any:
+    if isinstance(obs, dict):
+        return {k: _replace(obs[k], idx, sub[k]) for k in obs}
+    if isinstance(obs, tuple):
+        items = list(obs)
+        for j, i in enumerate(idx):
+            items[i] = sub[j]
+        return tuple(items)
+    obs[idx] = sub
+    return obs
+
+
+def _tile(frames: np.ndarray) -> np.ndarray:
+    n, h, w, c = frames.shape
+    cols = int(np.ceil(np.sqrt(n)))
+    rows = int(np.ceil(n / cols))
+    canvas = np.zeros((rows * h, cols * w, c), dtype=np.uint8)
+    for i in range(n):
+        r, q = divmod(i, cols)
+        canvas[r * h:(r + 1) * h, q * w:(q + 1) * w] = frames[i]
+    return canvas

@@ -1,0 +1,272 @@
+"""2048, batched."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import numpy as np
+from PIL import Image, ImageDraw
+
+from vlmgym.core import rng as rngmod
+from vlmgym.core.game import Batch, FieldSpec, Game, Outcome, register_game
+from vlmgym.core.render import draw_centered_text
+
+__all__ = ["Game2048", "slide_rows"]
+
+UP, RIGHT, DOWN, LEFT = 0, 1, 2, 3
+_SPAWN_FOUR_P = 0.1
+
+# Classic 2048 palette by exponent (0 = empty cell); larger tiles use the last colour.
+_TILE_COLORS = [
+    (205, 193, 180), (238, 228, 218), (237, 224, 200), (242, 177, 121), (245, 149, 99),
+    (246, 124, 95), (246, 94, 59), (237, 207, 114), (237, 204, 97), (237, 200, 80),
+    (237, 197, 63), (237, 194, 46), (60, 58, 50),
+]
+_GRID = (187, 173, 160)
+_DARK_TEXT, _LIGHT_TEXT = (119, 110, 101), (249, 246, 242)
+
+
+def slide_rows(rows: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Slide and merge rows of exponents toward index 0.
+
+    Args:
+        rows: uint8 (N, n) exponents, 0 = empty.
+    Returns:
+        (new rows, score gained (N,) int64, merges (N,) int64). A tile merges at most once.
+    """
+    n = rows.shape[1]
+    order = np.argsort(rows == 0, axis=1, kind="stable")  # compress: non-empty first, in order
+    a = np.take_along_axis(rows, order, axis=1)
+    gain = np.zeros(len(rows), dtype=np.int64)
+    merges = np.zeros(len(rows), dtype=np.int64)
+    for j in range(n - 1):
+        hit = np.flatnonzero((a[:, j] != 0) & (a[:, j] == a[:, j + 1]))
+        if hit.size == 0:
+            continue
+        a[hit, j] += 1
+        gain[hit] += np.left_shift(1, a[hit, j].astype(np.int64))
+        merges[hit] += 1
+        a[hit, j + 1 : n - 1] = a[hit, j + 2 : n]
+        a[hit, n - 1] = 0
+    return a, gain, merges
+
+
+def _orient(board: np.ndarray, direction: int) -> np.ndarray:
+    """View boards so that ``direction`` becomes a slide toward column 0."""
+    if direction == LEFT:
+        return board
+    if direction == RIGHT:
+        return board[:, :, ::-1]
+    if direction == UP:
+        return board.transpose(0, 2, 1)
+    return board.transpose(0, 2, 1)[:, :, ::-1]  # DOWN
+
+
+def _unorient(board: np.ndarray, direction: int) -> np.ndarray:
+    if direction in (LEFT, RIGHT):
+        return _orient(board, direction)
+    if direction == UP:
+        return board.transpose(0, 2, 1)
+    return board[:, :, ::-1].transpose(0, 2, 1)
+
+
+@register_game("2048")
+class Game2048(Game):
+    """2048 on an ``size`` x ``size`` grid.
+
+    ## Description
+    Tiles hold powers of two. A move slides every tile as far as possible up, right, down or left;
+    two equal tiles that collide merge into their sum (a tile merges at most once per move). After
+    every move that changes the board, a 2 (probability 0.9) or a 4 appears in a uniformly random
+    empty cell. Two tiles are placed at the start.
+
+    ## Action Space
+    ``text`` mode: the model's reply, e.g. ``<answer>2</answer>`` or ``<answer>left</answer>``
+    (0 up, 1 right, 2 down, 3 left). ``index`` mode: ``Discrete(4)`` with the same numbering;
+    ``info["action_mask"]`` marks the moves that change the board.
+
+    ## Observation Space
+    The board picture (``size * cell_px`` square, HUD line with the score by default), the board
+    text, or both.
+
+    ## Rewards
+    ``binary`` (the paper's training reward): +1 when the move merges at least one pair, -1
+    otherwise (unparsable answer, a move that changes nothing, a slide without a merge).
+    ``score``: the sum of the merged tile values of the move.
+
+    ## Starting State
+    Empty board with two spawned tiles.
+
+    ## Episode End
+    Terminates when no move changes the board (``info["end_reason"] == "no_moves"``).
+    No time limit by default.
+
+    ## Arguments
+    ``size`` (3..8, default 4).
+
+    ## Registered Configurations
+    ``VLMGym/2048-v0`` (4x4, the paper's setting).
+
+    ## Board text
+    One line per row, cells joined by ``|``, each `` 2 `` / `` 16 `` or `` - `` when empty.
+    """
+
+    action_kind = "direction"
+    sampler_steps = 100
+    hud_default = True
+
+    def __init__(self, size: int = 4):
+        if isinstance(size, bool) or not isinstance(size, (int, np.integer)) or not 3 <= size <= 8:
+            raise ValueError(f"2048 size must be an integer from 3 to 8, got {size!r}")
+        self.size = int(size)
+        self.rows = self.cols = self.size
+        self.rules = {"size": self.size}
+        self.num_actions = 4
+        self.max_exponent = self.size * self.size + 1
+
+    # -- state -------------------------------------------------------------------------------
+    @classmethod
+    def state_fields(cls, rules: Mapping[str, Any]) -> dict[str, FieldSpec]:
+        n = int(rules["size"])
+        if not 3 <= n <= 8:
+            raise ValueError(f"size {n} outside 3..8")
+        return {"board": ((n, n), np.dtype(np.uint8))}
+
+    @classmethod
+    def check_values(cls, rules: Mapping[str, Any], arrays: Mapping[str, np.ndarray]) -> None:
+        limit = int(rules["size"]) ** 2 + 1
+        top = int(arrays["board"].max())
+        if top > limit:
+            raise ValueError(f"board exponent {top} exceeds the largest reachable tile 2**{limit}")
+
+    # -- rules -------------------------------------------------------------------------------
+    def deal(self, batch: Batch) -> None:
+        batch["board"][:] = 0
+        everyone = np.ones(len(batch["board"]), dtype=bool)
+        self._spawn(batch, everyone)
+        self._spawn(batch, everyone)
+
+    def _spawn(self, batch: Batch, where: np.ndarray) -> None:
+        """Place a 2 (p=0.9) or 4 in a uniformly random empty cell of each board in ``where``."""
+        if not where.any():
+            return
+        board = batch["board"].reshape(len(batch["board"]), -1)
+        u = rngmod.draw_uniform(batch["rng"], 2, mask=where)
+        empty = board == 0
+        count = empty.sum(axis=1)
+        ok = where & (count > 0)
+        k = rngmod.uniform_below(u[:, 0], count)
+        pos = np.argmax(np.cumsum(empty, axis=1) > k[:, None], axis=1)
+        value = np.where(u[:, 1] < 1.0 - _SPAWN_FOUR_P, 1, 2).astype(np.uint8)
+        rows = np.flatnonzero(ok)
+        board[rows, pos[rows]] = value[rows]
+
+    def move(self, board: np.ndarray, direction: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Slide ``board`` (B, n, n) in per-board ``direction`` (B,) without spawning.
+
+        Returns (new boards, gain, merges). Directions outside 0..3 leave the board unchanged.
+        """
+        new = board.copy()
+        gain = np.zeros(len(board), dtype=np.int64)
+        merges = np.zeros(len(board), dtype=np.int64)
+        n = self.size
+        for d in (UP, RIGHT, DOWN, LEFT):
+            sel = np.flatnonzero(direction == d)
+            if sel.size == 0:
+                continue
+            rows = np.ascontiguousarray(_orient(board[sel], d)).reshape(-1, n)
+            slid, g, m = slide_rows(rows)
+            new[sel] = _unorient(slid.reshape(-1, n, n), d)
+            gain[sel] = g.reshape(-1, n).sum(axis=1)
+            merges[sel] = m.reshape(-1, n).sum(axis=1)
+        return new, gain, merges
+
+    def apply(self, batch: Batch, actions: np.ndarray, active: np.ndarray) -> Outcome:
+        board = batch["board"]
+        direction = np.where(active, actions[:, 0], -1)
+        new, gain, merges = self.move(board, direction)
+        legal = active & (new != board).reshape(len(board), -1).any(axis=1)
+        board[legal] = new[legal]
+        self._spawn(batch, legal)
+        gain = np.where(legal, gain, 0)
+        merges = np.where(legal, merges, 0)
+        return Outcome(legal=legal, success=merges > 0, gain=gain, info={"merges": merges})
+
+    def legal_mask(self, batch: Batch) -> np.ndarray:
+        b = batch["board"]
+        mask = np.empty((len(b), 4), dtype=bool)
+        for d in (UP, RIGHT, DOWN, LEFT):
+            o = _orient(b, d)
+            lead, follow = o[:, :, :-1], o[:, :, 1:]
+            can = ((lead == 0) & (follow != 0)) | ((lead != 0) & (lead == follow))
+            mask[:, d] = can.reshape(len(b), -1).any(axis=1)
+        return mask
+
+    def is_over(self, batch: Batch) -> tuple[np.ndarray, np.ndarray]:
+        over = ~self.legal_mask(batch).any(axis=1)
+        reason = np.where(over, "no_moves", None).astype(object)
+        return over, reason
+
+    # -- actions -----------------------------------------------------------------------------
+    def decode(self, index: np.ndarray) -> np.ndarray:
+        return np.asarray(index, dtype=np.int64).reshape(-1, 1)
+
+    def encode(self, actions: np.ndarray) -> np.ndarray:
+        a = np.asarray(actions, dtype=np.int64)[:, 0]
+        return np.where((a >= 0) & (a < 4), a, -1)
+
+    # -- text --------------------------------------------------------------------------------
+    def board_text(self, batch: Batch, i: int) -> str:
+        rows = batch["board"][i].tolist()
+        return "\n".join("|".join(f" {1 << e} " if e else " - " for e in row) for row in rows)
+
+    def text_max_length(self) -> int:
+        digits = len(str(1 << self.max_exponent))
+        return self.size * (self.size * (digits + 3)) + self.size
+
+    def prompt(self, obs_mode: str) -> str:
+        n = self.size
+        seen = {
+            "image": "The image shows the current board.",
+            "text": "The current board is given as text: one line per row, cells separated by '|',"
+                    " '-' for an empty cell.",
+            "image+text": "The image shows the current board; the same board is also given as text.",
+        }[obs_mode]
+        return (
+            f"You are playing 2048 on a {n}x{n} grid. {seen}\n"
+            "Rules: choose one move: 0 = up, 1 = right, 2 = down, 3 = left. Every tile slides as far"
+            " as it can in that direction. Two tiles with the same number that run into each other"
+            " merge into one tile holding their sum; a tile merges at most once per move. A move"
+            " that changes nothing is not allowed. After each move a new 2 or 4 appears in a random"
+            " empty cell. A move succeeds when it merges at least one pair of tiles.\n"
+            "Answer in three parts. First write the board in <perception></perception>: one line"
+            " per row from top to bottom, cells separated by '|', each cell as its number or '-'"
+            " when empty. Then reason about the best move in <think></think>. Finally give only"
+            " the move number in <answer></answer>, for example <answer>2</answer>."
+        )
+
+    # -- pictures ----------------------------------------------------------------------------
+    def sprites(self, cell_px: int) -> np.ndarray:
+        gap = max(2, cell_px // 14)
+        atlas = np.empty((self.max_exponent + 1, cell_px, cell_px, 3), dtype=np.uint8)
+        for e in range(self.max_exponent + 1):
+            img = Image.new("RGB", (cell_px, cell_px), _GRID)
+            draw = ImageDraw.Draw(img)
+            color = _TILE_COLORS[min(e, len(_TILE_COLORS) - 1)]
+            box = (gap, gap, cell_px - 1 - gap, cell_px - 1 - gap)
+            draw.rounded_rectangle(box, radius=max(2, cell_px // 12), fill=color)
+            if e:
+                text = _DARK_TEXT if e <= 2 else _LIGHT_TEXT
+                draw_centered_text(draw, box, str(1 << e), text, max_size=int(cell_px * 0.45))
+            atlas[e] = np.asarray(img)
+        return atlas
+
+    def sprite_ids(self, batch: Batch) -> np.ndarray:
+        return batch["board"]
+
+    def background_color(self) -> tuple[int, int, int]:
+        return _GRID
+
+    def label_color(self) -> tuple[int, int, int]:
+        return _DARK_TEXT
