@@ -44,18 +44,21 @@ def _cmd_rollout(args: argparse.Namespace) -> int:
     import numpy as np
     from PIL import Image
 
-    import vlmgym  # noqa: F401
+    import vlmgym
 
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     env = gym.make(args.env_id, **parse_env_kwargs(args.kwargs))
+    base = env.unwrapped
+    if not isinstance(base, vlmgym.VLMGymEnv):
+        raise ValueError(f"{args.env_id} is not a vlmgym environment")
     obs, info = env.reset(seed=args.seed)
-    game = env.unwrapped.game
+    game = base.game
     rng = np.random.default_rng(args.seed)
     Image.fromarray(_image(obs)).save(out / "step_000.png")
     total = 0.0
     for t in range(1, args.steps + 1):
-        legal = np.flatnonzero(env.unwrapped.legal_actions())
+        legal = np.flatnonzero(base.legal_actions())
         pick = int(rng.choice(legal)) if len(legal) else int(rng.integers(game.num_actions))
         action = game.from_array(game.decode(np.array([pick]))[0])
         obs, reward, terminated, truncated, info = env.step(f"<answer>{game.format_answer(action)}</answer>")

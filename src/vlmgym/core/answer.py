@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from typing import Literal, Union
+from typing import Literal
 
 __all__ = [
     "DIRECTIONS",
@@ -37,9 +37,10 @@ __all__ = [
 
 ActionKind = Literal["direction", "pair"]
 Pair = tuple[tuple[int, int], tuple[int, int]]
-Action = Union[int, Pair]
+Action = int | Pair
 
 DIRECTIONS = ("up", "right", "down", "left")
+_SIMPLE_DIRECTIONS = {**{str(i): i for i in range(4)}, **{d: i for i, d in enumerate(DIRECTIONS)}}
 TAGS = ("<perception>", "</perception>", "<think>", "</think>", "<answer>", "</answer>")
 
 _TAG_RE = {
@@ -100,6 +101,9 @@ def _to_int(token: str) -> int:
 
 def parse_direction(content: str) -> Parsed:
     """Parse a 2048 move (0-3 or up/right/down/left) from the inside of an answer block."""
+    simple = _SIMPLE_DIRECTIONS.get(content.strip().lower()) if len(content) < 16 else None
+    if simple is not None:  # the common case: a lone digit or word (same result as below)
+        return Parsed(simple)
     found: set[int] = set()
     for m in _WORD_OR_INT.finditer(content):
         tok = m.group(0)

@@ -102,6 +102,7 @@ class Game(abc.ABC):
     @classmethod
     def check_values(cls, rules: Mapping[str, Any], arrays: Mapping[str, np.ndarray]) -> None:
         """Raise ``ValueError`` if values are out of range (shapes/dtypes are already checked)."""
+        return None  # games without range constraints beyond dtype keep this default
 
     @classmethod
     def validate_state(cls, rules: Mapping[str, Any], arrays: Mapping[str, np.ndarray]) -> None:
@@ -183,6 +184,12 @@ class Game(abc.ABC):
             return np.array([int(action)], dtype=np.int64)  # type: ignore[arg-type]
         (r1, c1), (r2, c2) = action  # type: ignore[misc]
         return np.array([r1, c1, r2, c2], dtype=np.int64)
+
+    def to_arrays(self, actions: list[Action]) -> np.ndarray:
+        """Many parsed actions -> int64 array (len, :attr:`action_arity`)."""
+        if self.action_kind == "direction":
+            return np.array(actions, dtype=np.int64).reshape(-1, 1)
+        return np.array(actions, dtype=np.int64).reshape(-1, 4)
 
     def from_array(self, row: np.ndarray) -> Action:
         """Inverse of :meth:`to_array` (python ints)."""

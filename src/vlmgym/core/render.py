@@ -47,8 +47,8 @@ def draw_centered_text(draw: ImageDraw.ImageDraw, box: tuple[int, int, int, int]
     w, h = (x1 - x0) * fill_ratio, (y1 - y0) * fill_ratio
     size = max_size
     while size > 6:
-        l, t, r, b = draw.textbbox((0, 0), text, font=font(size))
-        if r - l <= w and b - t <= h:
+        left, top, right, bottom = draw.textbbox((0, 0), text, font=font(size))
+        if right - left <= w and bottom - top <= h:
             break
         size -= 1
     draw.text(((x0 + x1) / 2, (y0 + y1) / 2), text, fill=color, font=font(size), anchor="mm")

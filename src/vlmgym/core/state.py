@@ -54,6 +54,10 @@ class GameState:
     """
 
     __slots__ = ("_game", "_rules", "_arrays", "_digest")
+    _game: str
+    _rules: Mapping[str, Any]
+    _arrays: Mapping[str, np.ndarray]
+    _digest: str | None
 
     def __init__(self, game: str, rules: Mapping[str, Any], arrays: Mapping[str, np.ndarray]):
         init = object.__setattr__

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 from PIL import Image, ImageDraw
@@ -89,7 +90,7 @@ def _draw_shape(draw: ImageDraw.ImageDraw, shape: str, box: tuple[float, float, 
     x0, y0, x1, y1 = box
     cx, cy, r = (x0 + x1) / 2, (y0 + y1) / 2, (x1 - x0) / 2
     width = max(1, int(r / 10))
-    kw = {"fill": fill, "outline": _OUTLINE, "width": width}
+    kw: dict[str, Any] = {"fill": fill, "outline": _OUTLINE, "width": width}
     if shape == "circle":
         draw.ellipse(box, **kw)
     elif shape == "square":

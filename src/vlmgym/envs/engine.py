@@ -30,6 +30,8 @@ REWARD_MODES = ("binary", "score")
 #: Characters of text spaces: printable ASCII including space, punctuation, tab and newline.
 TEXT_CHARSET = frozenset(string.printable)
 _ANSWER_MAX_LENGTH = 8192
+# info["action_status"] by code: 0 unparsable, 1 parsed but illegal, 2 applied
+_STATUS = np.array(["unparsable", "illegal", "ok"], dtype=object)
 
 
 def choice(name: str, value: Any, allowed: Sequence[str]) -> str:
@@ -207,8 +209,9 @@ class Engine:
             raise TypeError(f"text actions must be a sequence of {n} strings, got {type(actions).__name__}")
         if len(actions) != n:
             raise ValueError(f"expected {n} answers, got {len(actions)}")
-        active = np.zeros(n, dtype=bool)
         errors = np.empty(n, dtype=object)
+        rows: list[int] = []
+        values: list[Any] = []
         for i, text in enumerate(actions):
             if not isinstance(text, str):
                 raise TypeError(f"in action_mode='text' an action is the model's reply (str); "
@@ -217,8 +220,12 @@ class Engine:
             errors[i] = p.reason
             if p.action is not None:
                 parsed[i] = p.action
-                arr[i] = game.to_array(p.action)
-                active[i] = True
+                rows.append(i)
+                values.append(p.action)
+        active = np.zeros(n, dtype=bool)
+        if rows:
+            active[rows] = True
+            arr[rows] = game.to_arrays(values)
         return arr, active, parsed, errors
 
     def check_index_actions(self, actions: Any, n: int) -> np.ndarray:
@@ -248,7 +255,7 @@ class Engine:
             reward = np.where(out.success, 1.0, -1.0)
         else:
             reward = out.gain.astype(np.float64)
-        status = np.where(active, np.where(out.legal, "ok", "illegal"), "unparsable").astype(object)
+        status = _STATUS[active.astype(np.int8) + (active & out.legal)]
         info: dict[str, np.ndarray] = {
             "action": parsed,
             "action_status": status,

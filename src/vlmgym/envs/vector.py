@@ -147,7 +147,7 @@ class VLMGymVectorEnv(VectorEnv[Any, Any, Any]):
             idx = np.flatnonzero(done)
             final_obs = np.full(self.num_envs, None, dtype=object)
             for i in idx:
-                final_obs[i] = _select(obs, i)
+                final_obs[i] = _select(obs, int(i))
             infos["final_obs"], infos["_final_obs"] = final_obs, done.copy()
             infos["final_info"] = _masked({k: v.copy() for k, v in infos.items()
                                            if not k.startswith("_")}, done)
@@ -168,7 +168,7 @@ class VLMGymVectorEnv(VectorEnv[Any, Any, Any]):
             return list(actions)
         return actions
 
-    def render(self) -> np.ndarray | None:
+    def render(self) -> np.ndarray | None:  # type: ignore[override]  # one batched array, not a tuple
         """rgb_array: frames (num_envs, H, W, 3); human: a window tiling all envs."""
         if self.render_mode is None:
             gym.logger.warn("render() called without a render_mode; pass render_mode='rgb_array'")

@@ -16,6 +16,7 @@ __all__ = ["Game2048", "slide_rows"]
 
 UP, RIGHT, DOWN, LEFT = 0, 1, 2, 3
 _SPAWN_FOUR_P = 0.1
+_END_REASON = np.array([None, "no_moves"], dtype=object)
 
 # Classic 2048 palette by exponent (0 = empty cell); larger tiles use the last colour.
 _TILE_COLORS = [
@@ -27,6 +28,16 @@ _GRID = (187, 173, 160)
 _DARK_TEXT, _LIGHT_TEXT = (119, 110, 101), (249, 246, 242)
 
 
+def _compress_orders(n: int) -> np.ndarray:
+    """For each occupancy bit pattern of a row of n cells: the stable order non-empty-first."""
+    patterns = np.arange(1 << n)[:, None]
+    occupied = (patterns >> np.arange(n)) & 1
+    return np.argsort(occupied == 0, axis=1, kind="stable")
+
+
+_COMPRESS = {n: _compress_orders(n) for n in range(3, 9)}
+
+
 def slide_rows(rows: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Slide and merge rows of exponents toward index 0.
 
@@ -36,8 +47,8 @@ def slide_rows(rows: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         (new rows, score gained (N,) int64, merges (N,) int64). A tile merges at most once.
     """
     n = rows.shape[1]
-    order = np.argsort(rows == 0, axis=1, kind="stable")  # compress: non-empty first, in order
-    a = np.take_along_axis(rows, order, axis=1)
+    pattern = (rows != 0).astype(np.int64) @ (1 << np.arange(n))
+    a = np.take_along_axis(rows, _COMPRESS[n][pattern], axis=1)  # non-empty first, in order
     gain = np.zeros(len(rows), dtype=np.int64)
     merges = np.zeros(len(rows), dtype=np.int64)
     for j in range(n - 1):
@@ -52,6 +63,18 @@ def slide_rows(rows: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     return a, gain, merges
 
 
+def orientation_maps(n: int) -> np.ndarray:
+    """(4, n*n) cell permutations: row-major cell k of a board turned so that direction d
+    slides toward column 0 is cell ``maps[d, k]`` of the board as it stands."""
+    r, c = np.divmod(np.arange(n * n), n)
+    maps = np.empty((4, n * n), dtype=np.int64)
+    maps[LEFT] = r * n + c
+    maps[RIGHT] = r * n + (n - 1 - c)
+    maps[UP] = c * n + r
+    maps[DOWN] = (n - 1 - c) * n + r
+    return maps
+
+
 def _orient(board: np.ndarray, direction: int) -> np.ndarray:
     """View boards so that ``direction`` becomes a slide toward column 0."""
     if direction == LEFT:
@@ -61,14 +84,6 @@ def _orient(board: np.ndarray, direction: int) -> np.ndarray:
     if direction == UP:
         return board.transpose(0, 2, 1)
     return board.transpose(0, 2, 1)[:, :, ::-1]  # DOWN
-
-
-def _unorient(board: np.ndarray, direction: int) -> np.ndarray:
-    if direction in (LEFT, RIGHT):
-        return _orient(board, direction)
-    if direction == UP:
-        return board.transpose(0, 2, 1)
-    return board[:, :, ::-1].transpose(0, 2, 1)
 
 
 @register_game("2048")
@@ -124,6 +139,8 @@ class Game2048(Game):
         self.rules = {"size": self.size}
         self.num_actions = 4
         self.max_exponent = self.size * self.size + 1
+        self._maps = orientation_maps(self.size)
+        self._cell_text = [" - "] + [f" {1 << e} " for e in range(1, 256)]
 
     # -- state -------------------------------------------------------------------------------
     @classmethod
@@ -165,22 +182,22 @@ class Game2048(Game):
     def move(self, board: np.ndarray, direction: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Slide ``board`` (B, n, n) in per-board ``direction`` (B,) without spawning.
 
-        Returns (new boards, gain, merges). Directions outside 0..3 leave the board unchanged.
+        Every board is turned (one gather) so its move slides toward column 0, all rows slide
+        together, and the result is turned back (one scatter). Directions outside 0..3 leave the
+        board unchanged. Returns (new boards, gain, merges).
         """
-        new = board.copy()
-        gain = np.zeros(len(board), dtype=np.int64)
-        merges = np.zeros(len(board), dtype=np.int64)
-        n = self.size
-        for d in (UP, RIGHT, DOWN, LEFT):
-            sel = np.flatnonzero(direction == d)
-            if sel.size == 0:
-                continue
-            rows = np.ascontiguousarray(_orient(board[sel], d)).reshape(-1, n)
-            slid, g, m = slide_rows(rows)
-            new[sel] = _unorient(slid.reshape(-1, n, n), d)
-            gain[sel] = g.reshape(-1, n).sum(axis=1)
-            merges[sel] = m.reshape(-1, n).sum(axis=1)
-        return new, gain, merges
+        b, n = len(board), self.size
+        valid = (direction >= 0) & (direction <= 3)
+        maps = self._maps[np.where(valid, direction, LEFT)]
+        flat = board.reshape(b, n * n)
+        turned = np.take_along_axis(flat, maps, axis=1).reshape(b * n, n)
+        slid, gain, merges = slide_rows(turned)
+        new = np.empty_like(flat)
+        np.put_along_axis(new, maps, slid.reshape(b, n * n), axis=1)
+        new[~valid] = flat[~valid]
+        gain = np.where(valid, gain.reshape(b, n).sum(axis=1), 0)
+        merges = np.where(valid, merges.reshape(b, n).sum(axis=1), 0)
+        return new.reshape(board.shape), gain, merges
 
     def apply(self, batch: Batch, actions: np.ndarray, active: np.ndarray) -> Outcome:
         board = batch["board"]
@@ -204,9 +221,8 @@ class Game2048(Game):
         return mask
 
     def is_over(self, batch: Batch) -> tuple[np.ndarray, np.ndarray]:
-        over = ~self.legal_mask(batch).any(axis=1)
-        reason = np.where(over, "no_moves", None).astype(object)
-        return over, reason
+        over: np.ndarray = ~self.legal_mask(batch).any(axis=1)
+        return over, _END_REASON[over.astype(np.int8)]
 
     # -- actions -----------------------------------------------------------------------------
     def decode(self, index: np.ndarray) -> np.ndarray:
@@ -218,8 +234,8 @@ class Game2048(Game):
 
     # -- text --------------------------------------------------------------------------------
     def board_text(self, batch: Batch, i: int) -> str:
-        rows = batch["board"][i].tolist()
-        return "\n".join("|".join(f" {1 << e} " if e else " - " for e in row) for row in rows)
+        cells = self._cell_text
+        return "\n".join("|".join([cells[e] for e in row]) for row in batch["board"][i].tolist())
 
     def text_max_length(self) -> int:
         digits = len(str(1 << self.max_exponent))

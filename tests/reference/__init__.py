@@ -1,0 +1,1 @@
+"""Slow, obviously-correct reference implementations of game rules (test oracles)."""
