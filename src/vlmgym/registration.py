@@ -18,6 +18,8 @@ _VECTOR = "vlmgym.envs.vector:VLMGymVectorEnv"
 #: id -> (game kwargs, max_episode_steps). The paper's configurations and difficulty presets.
 ENV_IDS: dict[str, tuple[dict[str, Any], int | None]] = {
     "VLMGym/2048-v0": ({"game": "2048", "size": 4}, None),
+    # Swap never ends by itself; 100 steps matches the paper's 100-step evaluation.
+    "VLMGym/Swap-v0": ({"game": "swap", "rows": 8, "cols": 8, "colors": 4, "shapes": 3}, 100),
 }
 
 
