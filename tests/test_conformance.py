@@ -244,3 +244,13 @@ def test_human_render_mode_headless(env_id, env_kwargs_for):
     env.step("nothing")
     env.close()
     env.close()
+
+
+@pytest.mark.parametrize("env_id", IDS)
+def test_board_texts_and_render_states_match_live_observations(env_id, env_kwargs_for):
+    vec = make_vec(env_id, env_kwargs_for, 3, obs_mode="image+text")
+    obs, info = vec.reset(seed=9)
+    states = vec.get_states()
+    other = make_vec(env_id, env_kwargs_for, 1)
+    assert other.board_texts(states) == list(info["board_text"])
+    assert np.array_equal(other.render_states(states), obs["image"])

@@ -206,6 +206,15 @@ class VLMGymVectorEnv(VectorEnv[Any, Any, Any]):
         texts, info = self.engine.describe(self.engine.batch)
         return self.engine.observe(self.engine.batch, texts), _masked(info)
 
+    def board_texts(self, states: Sequence[GameState]) -> list[str]:
+        """Ground-truth board text of each snapshot (no env is touched)."""
+        batch = self.engine.stack(states)
+        return [self.game.board_text(batch, i) for i in range(len(states))]
+
+    def render_states(self, states: Sequence[GameState]) -> np.ndarray:
+        """Frames ``(len(states), H, W, 3)`` of snapshots, composed in one batch."""
+        return self.engine.frames(self.engine.stack(states))
+
     def score(self, states: Sequence[GameState], answers: Any, *,
               return_states: bool = False) -> tuple[np.ndarray, dict[str, Any]]:
         """Counterfactual step: apply ``answers[i]`` to a copy of ``states[i]``.
