@@ -13,7 +13,7 @@ TORCH = "torch==2.13.0"  # the CPU build; an unpinned torch would pull CUDA pack
 @nox.session(python="3.11")
 def tests(session: nox.Session) -> None:
     """The whole suite, RL group included (same as the README's test command)."""
-    session.install(TORCH, "-e", ".[dev,rl,eval]")
+    session.install(TORCH, "-e", ".[dev,rl,eval,play]")
     session.run("python", "-m", "pytest", *session.posargs)
 
 
