@@ -1,19 +1,29 @@
 """Command line: ``vlmgym <command>``.
 
 Commands:
-    rollout   play a short random-policy rollout and save the board images
+    eval      evaluate a policy (random, oracle, an OpenAI-compatible endpoint, vLLM, transformers,
+              or your own module:function) on one or more games; see docs/evaluation.md
+    play      play a game yourself in a window (pip install 'vlmgym[play]')
+    bench     run the benchmarks in benchmarks/ and print their tables
     list      list registered environment ids
+    rollout   play a short random-policy rollout and save the board images
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import subprocess
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
-__all__ = ["main", "parse_env_kwargs"]
+__all__ = ["build_parser", "main", "parse_env_kwargs"]
+
+
+class UsageError(ValueError):
+    """Bad command-line input (exit status 2)."""
 
 
 def parse_env_kwargs(pairs: list[str]) -> dict[str, Any]:
@@ -30,6 +40,7 @@ def parse_env_kwargs(pairs: list[str]) -> dict[str, Any]:
     return out
 
 
+# -- list / rollout -------------------------------------------------------------------------------
 def _cmd_list(args: argparse.Namespace) -> int:
     import vlmgym
 
@@ -44,21 +55,18 @@ def _cmd_rollout(args: argparse.Namespace) -> int:
     import numpy as np
     from PIL import Image
 
-    import vlmgym
+    import vlmgym  # noqa: F401
 
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     env = gym.make(args.env_id, **parse_env_kwargs(args.kwargs))
-    base = env.unwrapped
-    if not isinstance(base, vlmgym.VLMGymEnv):
-        raise ValueError(f"{args.env_id} is not a vlmgym environment")
     obs, info = env.reset(seed=args.seed)
-    game = base.game
+    game = env.unwrapped.game
     rng = np.random.default_rng(args.seed)
     Image.fromarray(_image(obs)).save(out / "step_000.png")
     total = 0.0
     for t in range(1, args.steps + 1):
-        legal = np.flatnonzero(base.legal_actions())
+        legal = np.flatnonzero(env.unwrapped.legal_actions())
         pick = int(rng.choice(legal)) if len(legal) else int(rng.integers(game.num_actions))
         action = game.from_array(game.decode(np.array([pick]))[0])
         obs, reward, terminated, truncated, info = env.step(f"<answer>{game.format_answer(action)}</answer>")
@@ -76,10 +84,230 @@ def _image(obs: Any) -> Any:
     return obs["image"] if isinstance(obs, dict) else obs
 
 
+# -- eval -----------------------------------------------------------------------------------------
+_OPENAI_OPTIONS = ("base_url", "api_key_env", "concurrency", "timeout", "retries")
+_GENERATION_OPTIONS = ("temperature", "max_tokens", "top_p", "system_prompt")
+
+
+def _split_targets(targets: list[str]) -> tuple[list[str], dict[str, Any]]:
+    ids = [t for t in targets if "=" not in t]
+    kwargs = parse_env_kwargs([t for t in targets if "=" in t])
+    return ids, kwargs
+
+
+def _kv(pairs: list[str], what: str) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or not key.isidentifier():
+            raise UsageError(f"{what} must look like name=value, got {pair!r}")
+        try:
+            out[key] = json.loads(value)
+        except json.JSONDecodeError:
+            out[key] = value
+    return out
+
+
+def eval_config_from_args(args: argparse.Namespace) -> Any:
+    """Turn parsed ``vlmgym eval`` arguments into an :class:`~vlmgym.eval.EvalConfig`.
+
+    With ``--resume`` the saved configuration fills every option that was not given; options that
+    were given must agree with it (checked when the evaluation starts).
+    """
+    from vlmgym.eval.policies import GenerationConfig
+    from vlmgym.eval.runner import EvalConfig, config_from_json
+
+    ids, env_kwargs = _split_targets(args.targets)
+    policy_kwargs = _kv(args.policy_arg or [], "--policy-arg")
+    generation = {k: getattr(args, k) for k in _GENERATION_OPTIONS if getattr(args, k) is not None}
+    saved: dict[str, Any] = {}
+    if args.resume:
+        if not args.out:
+            raise UsageError("--resume needs --out DIR (the folder of the evaluation to continue)")
+        path = Path(args.out) / "config.json"
+        if not path.exists():
+            raise UsageError(f"nothing to resume in {args.out}: no config.json")
+        saved = config_from_json(path)
+        generation = {**saved.get("generation", {}), **generation}
+        env_kwargs = {**saved.get("env_kwargs", {}), **env_kwargs}
+    elif not ids:
+        raise UsageError("give at least one environment id, e.g. vlmgym eval VLMGym/2048-v0 "
+                         "(`vlmgym list` shows them)")
+    policy = args.policy or saved.get("policy") or "random"
+    protocol = args.protocol or saved.get("protocol") or "custom"
+    paper = protocol == "paper"
+    for name in _OPENAI_OPTIONS:
+        value = getattr(args, name)
+        if value is not None:
+            if not policy.startswith("openai:"):
+                raise UsageError(f"--{name.replace('_', '-')} applies to openai:MODEL policies only")
+            policy_kwargs[name] = value
+    if generation and policy in ("random", "random-legal", "oracle"):
+        raise UsageError(f"--temperature/--max-tokens/--top-p/--system-prompt do not apply to {policy!r}")
+    gen = vars(GenerationConfig(**generation)) if not policy.startswith(("random", "oracle")) else {}
+    return EvalConfig(
+        env_ids=ids or saved.get("env_ids", []),
+        policy=policy,
+        runs=args.runs if args.runs is not None else saved.get("runs", 10),
+        steps=args.steps if args.steps is not None else saved.get("steps", 100),
+        protocol=protocol,
+        warmup_steps=args.warmup_steps if args.warmup_steps is not None else (
+            None if paper else saved.get("warmup_steps")),
+        seed=args.seed if args.seed is not None else saved.get("seed", 0),
+        env_kwargs=env_kwargs,
+        policy_kwargs=policy_kwargs,
+        generation=gen,
+        out=args.out,
+        resume=args.resume,
+        video=not args.no_video,
+        curves=not args.no_curves,
+        progress=not args.no_progress,
+    )
+
+
+def _cmd_eval(args: argparse.Namespace) -> int:
+    from vlmgym.eval.policies import PolicyError
+    from vlmgym.eval.runner import EvaluationAborted, evaluate
+
+    config = eval_config_from_args(args)
+    try:
+        result = evaluate(config)
+    except EvaluationAborted as exc:
+        print(f"vlmgym eval: stopped: {exc}", file=sys.stderr)
+        return 3
+    except PolicyError:
+        raise
+    except KeyboardInterrupt:
+        print(f"\nvlmgym eval: interrupted; results so far are in {config.out}. Continue with:\n"
+              f"  vlmgym eval --resume --out {config.out}", file=sys.stderr)
+        return 130
+    out = result.out
+    print((out / "summary.md").read_text())
+    files = ["steps.jsonl", "summary.json", "summary.md"]
+    files += [f for f in ("curves.png",) if (out / f).exists()]
+    if (out / "videos").is_dir():
+        files.append("videos/")
+    print(f"results in {out}/: {', '.join(files)}")
+    if not result.summary["complete"]:
+        return 1
+    return 0
+
+
+# -- play -----------------------------------------------------------------------------------------
+def _cmd_play(args: argparse.Namespace) -> int:
+    from vlmgym.play import play
+
+    ids, env_kwargs = _split_targets(args.targets)
+    if len(ids) != 1:
+        raise UsageError("give exactly one environment id, e.g. vlmgym play VLMGym/2048-v0")
+    return play(ids[0], seed=args.seed, scale=args.scale, **env_kwargs)
+
+
+# -- bench ----------------------------------------------------------------------------------------
+def find_benchmarks(directory: str | None = None) -> list[Path]:
+    """``bench_*.py`` scripts in ``directory``, ``./benchmarks`` or the source checkout's."""
+    import vlmgym
+
+    candidates = [Path(directory)] if directory else [
+        Path.cwd() / "benchmarks", Path(vlmgym.__file__).resolve().parents[2] / "benchmarks"]
+    for c in candidates:
+        if c.is_dir():
+            found = sorted(c.glob("bench_*.py"))
+            if found or directory:
+                return found
+    raise UsageError("no benchmarks/ folder found: run `vlmgym bench` from a source checkout of vlmgym "
+                     "or pass --dir PATH")
+
+
+def _cmd_bench(args: argparse.Namespace) -> int:
+    scripts = find_benchmarks(args.dir)
+    if args.k:
+        scripts = [s for s in scripts if args.k in s.stem]
+    if not scripts:
+        raise UsageError(f"no benchmark matches {args.k!r}" if args.k else "no bench_*.py scripts found")
+    if args.list:
+        for s in scripts:
+            print(s)
+        return 0
+    failed = []
+    for s in scripts:
+        print(f"<!-- {s.name} -->", flush=True)
+        start = time.perf_counter()
+        proc = subprocess.run([sys.executable, str(s)], cwd=s.parent.parent)
+        took = time.perf_counter() - start
+        print(f"<!-- {s.name}: exit {proc.returncode}, {took:.1f} s -->\n", flush=True)
+        if proc.returncode != 0:
+            failed.append(s.name)
+    if failed:
+        print(f"vlmgym bench: failed: {', '.join(failed)}", file=sys.stderr)
+        return 1
+    return 0
+
+
+# -- parser ---------------------------------------------------------------------------------------
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="vlmgym", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser(
+        "eval", help="evaluate a policy on one or more games",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        description="Evaluate a policy: every run of every game steps together as one batch.",
+        epilog="examples:\n"
+               "  vlmgym eval VLMGym/2048-v0 --policy random --protocol paper\n"
+               "  vlmgym eval VLMGym/2048-v0 --policy oracle --runs 4 --steps 50 obs_mode=image+text\n"
+               "  OPENAI_API_KEY=EMPTY vlmgym eval VLMGym/2048-v0 --policy openai:Qwen/Qwen2.5-VL-7B-Instruct "
+               "--base-url http://127.0.0.1:8000/v1 --protocol paper\n"
+               "  vlmgym eval --resume --out runs/eval/my-run\n"
+               "see docs/evaluation.md")
+    p.add_argument("targets", nargs="*", metavar="ENV_ID|name=value",
+                   help="environment ids (glob patterns allowed) and env kwargs as name=value (JSON values)")
+    p.add_argument("--policy", help="random (default), random-legal, oracle, openai:MODEL, vllm:PATH, "
+                                    "hf:PATH, module:function or path/to/file.py:function")
+    p.add_argument("--runs", type=int, help="parallel runs per game (default 10)")
+    p.add_argument("--steps", type=int, help="policy steps per run (default 100)")
+    p.add_argument("--protocol", choices=["paper", "custom"],
+                   help="paper: the G1 paper's comparison protocol (10 x 100, 2048 after 100 random "
+                        "steps); custom (default): as given")
+    p.add_argument("--warmup-steps", type=int, help="random steps before the policy plays (custom protocol)")
+    p.add_argument("--seed", type=int, help="env i of each game is reset with seed + i (default 0)")
+    p.add_argument("--out", help="output folder (default runs/eval/<policy>-<time>)")
+    p.add_argument("--resume", action="store_true", help="continue the interrupted evaluation in --out")
+    p.add_argument("--no-video", action="store_true", help="skip the per-run videos")
+    p.add_argument("--no-curves", action="store_true", help="skip curves.png")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    p.add_argument("--policy-arg", action="append", metavar="NAME=VALUE",
+                   help="policy option (repeatable), e.g. batch_size=4, device=cuda, "
+                        "extra_body='{\"top_k\": 20}'")
+    g = p.add_argument_group("generation (model policies)")
+    g.add_argument("--temperature", type=float, help="sampling temperature (default 0 = greedy)")
+    g.add_argument("--max-tokens", type=int, help="most new tokens per answer (default 1024)")
+    g.add_argument("--top-p", type=float, help="nucleus sampling threshold (default 1)")
+    g.add_argument("--system-prompt", help="optional system message")
+    g = p.add_argument_group("OpenAI-compatible endpoints (openai:MODEL)")
+    g.add_argument("--base-url", help="endpoint root, e.g. http://127.0.0.1:8000/v1 "
+                                      "(default $OPENAI_BASE_URL or https://api.openai.com/v1)")
+    g.add_argument("--api-key-env", help="environment variable with the API key (default OPENAI_API_KEY)")
+    g.add_argument("--concurrency", type=int, help="most requests in flight (default 8)")
+    g.add_argument("--timeout", type=float, help="seconds per request (default 120)")
+    g.add_argument("--retries", type=int, help="retries on 429/5xx/timeouts/connection errors (default 4)")
+    p.set_defaults(func=_cmd_eval)
+
+    p = sub.add_parser("play", help="play a game yourself (pygame window)",
+                       description="Arrow keys (2048) or two clicks (tile games); P prompt, T board "
+                                   "text, U undo, R new game, Q quit.")
+    p.add_argument("targets", nargs="+", metavar="ENV_ID|name=value")
+    p.add_argument("--seed", type=int, default=None)
+    p.add_argument("--scale", type=float, default=1.0, help="window zoom")
+    p.set_defaults(func=_cmd_play)
+
+    p = sub.add_parser("bench", help="run the benchmarks and print their tables")
+    p.add_argument("-k", help="only benchmarks whose file name contains this")
+    p.add_argument("--list", action="store_true", help="list the benchmarks without running them")
+    p.add_argument("--dir", help="benchmarks folder (default ./benchmarks or the source checkout's)")
+    p.set_defaults(func=_cmd_bench)
+
     p = sub.add_parser("list", help="list registered environment ids")
     p.set_defaults(func=_cmd_list)
     p = sub.add_parser("rollout", help="random-policy rollout that saves board images")
@@ -99,6 +327,13 @@ def main(argv: list[str] | None = None) -> int:
     except (ValueError, TypeError) as exc:
         print(f"vlmgym {args.command}: error: {exc}", file=sys.stderr)
         return 2
+    except Exception as exc:
+        from gymnasium.error import Error as GymError
+
+        if isinstance(exc, GymError):  # e.g. DependencyNotInstalled: pygame for `vlmgym play`
+            print(f"vlmgym {args.command}: error: {exc}", file=sys.stderr)
+            return 2
+        raise
 
 
 if __name__ == "__main__":

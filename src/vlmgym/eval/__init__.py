@@ -1,0 +1,50 @@
+"""Evaluation harness: policies, the batched evaluation loop, reports.
+
+    from vlmgym.eval import EvalConfig, evaluate
+    result = evaluate(EvalConfig(["VLMGym/2048-v0"], policy="random", protocol="paper"))
+    print(result.summary["games"]["VLMGym/2048-v0"]["stats"]["metric"])
+
+The command line is ``vlmgym eval``; see ``docs/evaluation.md``.
+"""
+
+from vlmgym.eval.policies import (
+    BUILTIN_POLICIES,
+    FunctionPolicy,
+    GenerationConfig,
+    Policy,
+    PolicyError,
+    Query,
+    RandomPolicy,
+    Reply,
+    make_policy,
+    wrap_answer,
+)
+from vlmgym.eval.runner import (
+    PROTOCOLS,
+    STEP_FIELDS,
+    EvalConfig,
+    EvalResult,
+    EvaluationAborted,
+    evaluate,
+    primary_metric,
+)
+
+__all__ = [
+    "BUILTIN_POLICIES",
+    "PROTOCOLS",
+    "STEP_FIELDS",
+    "EvalConfig",
+    "EvalResult",
+    "EvaluationAborted",
+    "FunctionPolicy",
+    "GenerationConfig",
+    "Policy",
+    "PolicyError",
+    "Query",
+    "RandomPolicy",
+    "Reply",
+    "evaluate",
+    "make_policy",
+    "primary_metric",
+    "wrap_answer",
+]
