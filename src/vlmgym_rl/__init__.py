@@ -1,7 +1,54 @@
 """vlmgym_rl: train vision-language models on vlmgym games with TRL (``pip install vlmgym[rl]``).
 
-Placeholder until the trainer issue lands: G0 (GRPO from the base model) and G1 (perception cold
-start, then GRPO) will live here, importing only vlmgym's public API.
+G0 (GRPO from the base model) through TRL's public extension points only: dataset columns
+(:mod:`vlmgym_rl.states`), reward functions (:mod:`vlmgym_rl.rewards`) and a trainer callback
+(:mod:`vlmgym_rl.callback`); :mod:`vlmgym_rl.recipes` maps the paper's recipe onto ``GRPOConfig``.
+It imports only vlmgym's public API. Names are imported lazily (torch, transformers and TRL load
+only when a name that needs them is used).
 """
 
-__all__: list[str] = []
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+__all__ = [
+    "FormatReward",
+    "G0Config",
+    "GameReward",
+    "GameSpec",
+    "OnPolicyPool",
+    "PerceptionReward",
+    "StateSampler",
+    "VLMGymCallback",
+    "build_g0_trainer",
+    "build_state_dataset",
+    "evaluate_policy",
+    "g0_rewards",
+    "load_processor",
+    "stream_state_dataset",
+    "train_g0",
+    "validate_state_dataset",
+]
+
+_WHERE = {
+    "GameSpec": "states", "OnPolicyPool": "states", "StateSampler": "states",
+    "build_state_dataset": "states", "stream_state_dataset": "states",
+    "GameReward": "rewards", "FormatReward": "rewards", "PerceptionReward": "rewards", "g0_rewards": "rewards",
+    "VLMGymCallback": "callback", "evaluate_policy": "callback",
+    "G0Config": "recipes", "build_g0_trainer": "recipes", "train_g0": "recipes", "load_processor": "recipes",
+    "validate_state_dataset": "recipes",
+}
+
+
+def __getattr__(name: str) -> Any:
+    module = _WHERE.get(name)
+    if module is None:
+        raise AttributeError(f"module 'vlmgym_rl' has no attribute {name!r}")
+    value = getattr(importlib.import_module(f"vlmgym_rl.{module}"), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(__all__)

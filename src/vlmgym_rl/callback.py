@@ -1,0 +1,275 @@
+"""``VLMGymCallback``: in-env evaluation of the policy during training, and a rollout log.
+
+Give it the trainer (Transformers callbacks do not receive one)::
+
+    trainer = GRPOTrainer(...)
+    trainer.add_callback(VLMGymCallback(trainer, games=["VLMGym/2048-v0"], eval_every=50))
+
+* **Evaluation** (every ``eval_every`` optimizer steps and at the end of training): the current
+  policy plays ``eval_runs`` parallel games for ``eval_episode_steps`` sequential moves per game,
+  the paper's protocol (2048 starts after 100 random moves and is measured by its summed merge
+  score; tile games start fresh and count successful moves; finished or stuck boards are replaced
+  and play goes on). Runs are split over the processes and gathered. Metrics are logged through
+  ``transformers.Trainer.log`` itself, so they land in ``trainer.state.log_history`` and reach
+  every tracker (``report_to``) -- editing ``logs`` in ``on_log`` reaches neither. Names:
+  ``vlmgym_eval/<game>/paper_score`` (the protocol's metric), ``.../merge_score``,
+  ``.../successes``, ``.../valid_action_rate``, ``.../unparsable_rate``, ``.../format_rate``,
+  ``.../perception_exact_rate``.
+* **Rollout log** (``<output_dir>/rollouts/rollouts.jsonl``, other processes write
+  ``rollouts.rank<k>.jsonl``): one JSON line per training completion with the step, state id,
+  env, completion text, action status, parsed action and the reward parts (game, format,
+  perception); each state's picture is saved once as ``images/<state_id>.png``. Records come from
+  the :class:`~vlmgym_rl.rewards.GameReward` among the trainer's reward functions.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import gymnasium as gym
+import numpy as np
+from transformers import Trainer, TrainerCallback
+
+from vlmgym.core.answer import format_ok, perception_exact
+from vlmgym_rl.rewards import GameReward
+from vlmgym_rl.states import GamesLike, GameSpec, as_game_specs
+
+__all__ = ["PAPER_EVAL", "VLMGymCallback", "evaluate_policy"]
+
+#: Per game name: (random moves before play, the protocol's metric: "merge_score" or "successes").
+#: Games not listed start fresh and count successful moves.
+PAPER_EVAL: dict[str, tuple[int, str]] = {"2048": (100, "merge_score")}
+
+
+def _protocol(game_name: str) -> tuple[int, str]:
+    return PAPER_EVAL.get(game_name, (0, "successes"))
+
+
+def evaluate_policy(generate: Any, specs: Sequence[GameSpec], *, runs: int, steps: int, seed: int,
+                    start_moves: Mapping[str, int] | None = None) -> dict[str, dict[str, float]]:
+    """Play ``runs`` parallel games of every spec for ``steps`` moves with ``generate``.
+
+    ``generate(prompts: list[list[message]], images: list[PIL.Image]) -> list[str]`` answers a
+    batch. Returns per game key the per-run means of the metrics (see the module docstring).
+    """
+    from PIL import Image
+
+    results: dict[str, dict[str, float]] = {}
+    for i, spec in enumerate(specs):
+        env = gym.make_vec(spec.env_id, num_envs=runs, obs_mode=spec.obs_mode, **spec.env_kwargs)
+        try:
+            game_name = env.game.name
+            k, paper_metric = _protocol(game_name)
+            if start_moves is not None and spec.env_id in start_moves:
+                k = int(start_moves[spec.env_id])
+            obs, info = env.reset(seed=int(seed) + 1000 * i)
+            if k:
+                env.random_steps(k)
+                obs, info = env.observe()
+            merge = np.zeros(runs)
+            succ = np.zeros(runs)
+            valid = unparsable = fmt = perc = 0
+            for _ in range(steps):
+                frames = obs["image"] if isinstance(obs, dict) else obs
+                prompts = []
+                for j in range(runs):
+                    text = str(info["prompt"][j])
+                    if spec.obs_mode == "image+text":
+                        text = f"{text}\n\nThe board as text:\n{info['board_text'][j]}"
+                    prompts.append([{"role": "user", "content": [{"type": "image"},
+                                                                 {"type": "text", "text": text}]}])
+                boards = [str(b) for b in info["board_text"]]
+                answers = list(generate(prompts, [Image.fromarray(f) for f in frames]))
+                if len(answers) != runs or not all(isinstance(a, str) for a in answers):
+                    raise TypeError("the evaluation generate() must return one string per prompt")
+                fmt += sum(format_ok(a) for a in answers)
+                perc += sum(perception_exact(a, b) for a, b in zip(answers, boards))
+                obs, _, _, _, info = env.step(answers)
+                status = np.asarray(info["action_status"])
+                valid += int((status == "ok").sum())
+                unparsable += int((status == "unparsable").sum())
+                merge += np.asarray(info["gain"], dtype=np.float64)
+                succ += np.asarray(info["success"], dtype=np.float64)
+            n = max(1, runs * steps)
+            results[spec.key] = {
+                "merge_score": float(merge.mean()),
+                "successes": float(succ.mean()),
+                "paper_score": float((merge if paper_metric == "merge_score" else succ).mean()),
+                "valid_action_rate": valid / n,
+                "unparsable_rate": unparsable / n,
+                "format_rate": fmt / n,
+                "perception_exact_rate": perc / n,
+            }
+        finally:
+            env.close()
+    return results
+
+
+class VLMGymCallback(TrainerCallback):
+    """Periodic in-env evaluation and a rollout log for a ``GRPOTrainer`` (see the module doc).
+
+    Args:
+        trainer: the trainer (required: hooks do not receive it).
+        games: games to evaluate on (ids, :class:`GameSpec` or ``{id: weight}``).
+        eval_every: evaluate every this many optimizer steps (0: never during training).
+        eval_at_end: also evaluate when training ends.
+        eval_runs: parallel games per game (the paper: 10).
+        eval_episode_steps: sequential moves per game (the paper: 100).
+        eval_max_new_tokens: answer budget per move (default: the trainer's max_completion_length).
+        eval_temperature: 0 for greedy answers, else sampling at this temperature.
+        eval_seed: seed of the evaluation boards (the same boards every time).
+        start_moves: ``{env_id: K}`` random moves before play (default: 100 for 2048, else 0).
+        rollout_log: write the rollout log.
+        rollout_dir: where (default ``<output_dir>/rollouts``).
+    """
+
+    def __init__(self, trainer: Any, *, games: GamesLike | None = None, eval_every: int = 0,
+                 eval_at_end: bool = True, eval_runs: int = 10, eval_episode_steps: int = 100,
+                 eval_max_new_tokens: int | None = None, eval_temperature: float = 0.0,
+                 eval_seed: int = 1234, start_moves: Mapping[str, int] | None = None,
+                 rollout_log: bool = True, rollout_dir: str | os.PathLike[str] | None = None):
+        if trainer is None or not hasattr(trainer, "accelerator"):
+            raise TypeError("VLMGymCallback needs the trainer: VLMGymCallback(trainer, ...)")
+        for name, v, lo in (("eval_every", eval_every, 0), ("eval_runs", eval_runs, 1),
+                            ("eval_episode_steps", eval_episode_steps, 1)):
+            if isinstance(v, bool) or not isinstance(v, int) or v < lo:
+                raise ValueError(f"{name} must be an integer >= {lo}, got {v!r}")
+        if eval_max_new_tokens is not None and (not isinstance(eval_max_new_tokens, int) or eval_max_new_tokens < 1):
+            raise ValueError(f"eval_max_new_tokens must be a positive integer or None, got {eval_max_new_tokens!r}")
+        if not isinstance(eval_temperature, (int, float)) or eval_temperature < 0 or not math.isfinite(eval_temperature):
+            raise ValueError(f"eval_temperature must be >= 0, got {eval_temperature!r}")
+        self.trainer = trainer
+        self.specs = as_game_specs(games) if games is not None else []
+        if (eval_every or eval_at_end) and not self.specs:
+            raise ValueError("give games=... to evaluate on (or eval_every=0, eval_at_end=False)")
+        self.eval_every = eval_every
+        self.eval_at_end = eval_at_end
+        self.eval_runs = eval_runs
+        self.eval_episode_steps = eval_episode_steps
+        self.eval_max_new_tokens = eval_max_new_tokens
+        self.eval_temperature = float(eval_temperature)
+        self.eval_seed = int(eval_seed)
+        self.start_moves = dict(start_moves or {})
+        self.rollout_log = rollout_log
+        self.rollout_dir = Path(rollout_dir) if rollout_dir is not None else Path(trainer.args.output_dir) / "rollouts"
+        self._saved_images: set[str] = set()
+        self._last_eval_step = -1
+        self.history: list[dict[str, float]] = []  # every evaluation's metrics, in order
+        self._game_rewards = [f for f in getattr(trainer, "reward_funcs", []) if isinstance(f, GameReward)]
+        if rollout_log:
+            if not self._game_rewards:
+                raise ValueError("the rollout log needs a vlmgym_rl.rewards.GameReward among the trainer's "
+                                 "reward functions (or pass rollout_log=False)")
+            for f in self._game_rewards:
+                f.add_listener(self._record)
+
+    # -- rollout log ---------------------------------------------------------------------------
+    def _rollout_file(self) -> Path:
+        rank = int(getattr(self.trainer.args, "process_index", 0))
+        return self.rollout_dir / ("rollouts.jsonl" if rank == 0 else f"rollouts.rank{rank}.jsonl")
+
+    def _record(self, records: list[dict[str, Any]], trainer_state: Any) -> None:
+        if not records:
+            return
+        mode = "train" if getattr(self.trainer.model, "training", True) else "eval"
+        step = (int(trainer_state.global_step) if trainer_state is not None else 0) + (mode == "train")
+        images = self.rollout_dir / "images"
+        images.mkdir(parents=True, exist_ok=True)
+        lines = []
+        for r in records:
+            sid = r["state_id"]
+            image = r.pop("image", None)
+            if sid is not None and sid not in self._saved_images:
+                path = images / f"{sid}.png"
+                if image is not None and hasattr(image, "save") and not path.exists():
+                    image.save(path)
+                self._saved_images.add(sid)
+            row = {"step": step, "mode": mode, **r,
+                   "image": f"images/{sid}.png" if sid is not None else None}
+            lines.append(json.dumps(row, default=str))
+        with open(self._rollout_file(), "a", encoding="utf-8") as fh:
+            fh.write("\n".join(lines) + "\n")
+
+    # -- evaluation ----------------------------------------------------------------------------
+    def _generate_fn(self) -> Any:
+        import torch
+        from trl.models import unwrap_model_for_generation
+
+        trainer = self.trainer
+        processor = trainer.processing_class
+        tokenizer = getattr(processor, "tokenizer", processor)
+        max_new = self.eval_max_new_tokens or int(trainer.args.max_completion_length or 1024)
+        gen_kwargs: dict[str, Any] = {"max_new_tokens": max_new, "pad_token_id": tokenizer.pad_token_id}
+        if self.eval_temperature > 0:
+            gen_kwargs.update(do_sample=True, temperature=self.eval_temperature, top_p=1.0, top_k=0)
+        else:
+            gen_kwargs.update(do_sample=False)
+
+        def generate(prompts: list[Any], images: list[Any]) -> list[str]:
+            from trl.data_utils import prepare_multimodal_messages
+
+            convs = [prepare_multimodal_messages(p, images=[im]) for p, im in zip(prompts, images)]
+            texts = [processor.apply_chat_template(c, tokenize=False, add_generation_prompt=True) for c in convs]
+            inputs = processor(text=texts, images=list(images), padding=True, return_tensors="pt")
+            inputs = {k: v.to(trainer.accelerator.device) if hasattr(v, "to") else v for k, v in inputs.items()}
+            with unwrap_model_for_generation(
+                    trainer.model_wrapped, trainer.accelerator,
+                    gather_deepspeed3_params=trainer.args.ds3_gather_for_generation) as model, torch.no_grad():
+                was_training = model.training
+                model.eval()  # no gradient checkpointing, KV cache on
+                try:
+                    out = model.generate(**inputs, **gen_kwargs)
+                finally:
+                    model.train(was_training)
+            new = out[:, inputs["input_ids"].shape[1]:]
+            return tokenizer.batch_decode(new, skip_special_tokens=True)
+
+        return generate
+
+    def evaluate(self) -> dict[str, float]:
+        """Run the in-env evaluation now and log the metrics; returns them."""
+        from accelerate.utils import gather_object
+
+        trainer = self.trainer
+        world = int(trainer.accelerator.num_processes)
+        rank = int(trainer.accelerator.process_index)
+        local_runs = -(-self.eval_runs // world)  # every process plays the same number of moves
+        results = evaluate_policy(self._generate_fn(), self.specs, runs=local_runs,
+                                  steps=self.eval_episode_steps, seed=self.eval_seed + 7919 * rank,
+                                  start_moves=self.start_moves)
+        gathered = gather_object([results]) if world > 1 else [results]
+        metrics: dict[str, float] = {}
+        for spec in self.specs:
+            per_rank = [g[spec.key] for g in gathered if spec.key in g]
+            for name in per_rank[0]:
+                metrics[f"vlmgym_eval/{spec.key}/{name}"] = float(np.mean([p[name] for p in per_rank]))
+        # Trainer.log (not GRPOTrainer.log, which would also flush and clear the GRPO metrics
+        # collected for the current logging window) appends to state.log_history and calls every
+        # callback's on_log, trackers included. on_log clears control.should_log, which would drop
+        # the regular log of this step: keep the flag as it was.
+        should_log = trainer.control.should_log
+        Trainer.log(trainer, dict(metrics))
+        trainer.control.should_log = should_log
+        self.history.append({"step": float(trainer.state.global_step), **metrics})
+        self._last_eval_step = int(trainer.state.global_step)
+        return metrics
+
+    def on_step_end(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
+        if self.eval_every and state.global_step > 0 and state.global_step % self.eval_every == 0:
+            self.evaluate()
+
+    def on_train_begin(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
+        if self.rollout_log:
+            for f in self._game_rewards:
+                f.add_listener(self._record)
+
+    def on_train_end(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
+        if self.eval_at_end and self.specs and self._last_eval_step != int(state.global_step):
+            self.evaluate()
+        for f in self._game_rewards:  # a later trainer may reuse the rewards with its own log
+            f.remove_listener(self._record)
