@@ -156,8 +156,8 @@ def test_bad_kwargs_and_index_actions(env_id, env_kwargs_for):
         make(env_id, env_kwargs_for, action_mode="continuous")
     with pytest.raises(ValueError, match="reward_mode"):
         make(env_id, env_kwargs_for, reward_mode="dense")
-    with pytest.raises(ValueError, match="render_mode"):
-        make(env_id, env_kwargs_for, render_mode="ansi")
+    with pytest.raises(ValueError, match="render_mode"), pytest.warns(UserWarning, match="ansi"):
+        make(env_id, env_kwargs_for, render_mode="ansi")  # gymnasium warns first, we refuse
     with pytest.raises(ValueError, match="Allowed"):
         make(env_id, env_kwargs_for, no_such_knob=1)
     env = make(env_id, env_kwargs_for, action_mode="index")
