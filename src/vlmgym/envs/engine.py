@@ -17,7 +17,7 @@ import numpy as np
 from gymnasium import spaces
 
 from vlmgym.core import rng as rngmod
-from vlmgym.core.game import COMMON_FIELDS, Batch, Game, game_class
+from vlmgym.core.game import COMMON_FIELDS, Batch, Game, Outcome, game_class
 from vlmgym.core.render import PAPER_IMAGE_SIZE, Renderer
 from vlmgym.core.state import GameState, StateError, stack_states, unstack_states
 
@@ -242,15 +242,25 @@ class Engine:
         return a.astype(np.int64)
 
     # -- transitions -------------------------------------------------------------------------
+    def advance(self, batch: Batch, arr: np.ndarray, active: np.ndarray,
+                counted: np.ndarray | None = None) -> tuple[Outcome, np.ndarray, np.ndarray]:
+        """Apply decoded actions and keep the common counters; returns (outcome, over, reason).
+
+        ``counted`` marks the envs whose step counter advances (default: all, since an
+        unparsable answer still uses up a step).
+        """
+        out = self.game.apply(batch, arr, active)
+        batch["steps"] += 1 if counted is None else counted
+        batch["score"] += out.gain
+        batch["successes"] += out.success
+        terminated, reason = self.game.is_over(batch)
+        return out, terminated, reason
+
     def transition(self, batch: Batch, actions: Any) -> Transition:
         """Apply one action per env of ``batch`` in place (no pictures)."""
         n = len(batch["rng"])
         arr, active, parsed, errors = self.decode_actions(actions, n)
-        out = self.game.apply(batch, arr, active)
-        batch["steps"] += 1
-        batch["score"] += out.gain
-        batch["successes"] += out.success
-        terminated, reason = self.game.is_over(batch)
+        out, terminated, reason = self.advance(batch, arr, active)
         if self.reward_mode == "binary":
             reward = np.where(out.success, 1.0, -1.0)
         else:

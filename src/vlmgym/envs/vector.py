@@ -250,11 +250,7 @@ class VLMGymVectorEnv(VectorEnv[Any, Any, Any]):
         active = np.ones(self.num_envs, dtype=bool)
         for _ in range(int(k)):
             idx = self.np_random.integers(0, game.num_actions, size=self.num_envs)
-            out = game.apply(batch, game.decode(idx), active)
-            batch["steps"] += active
-            batch["score"] += out.gain
-            batch["successes"] += out.success
-            over, _ = game.is_over(batch)
+            _, over, _ = self.engine.advance(batch, game.decode(idx), active, counted=active)
             if over.any():
                 if reset_finished:
                     done = np.flatnonzero(over)

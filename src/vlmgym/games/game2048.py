@@ -221,7 +221,7 @@ class Game2048(Game):
         return mask
 
     def is_over(self, batch: Batch) -> tuple[np.ndarray, np.ndarray]:
-        over: np.ndarray = ~self.legal_mask(batch).any(axis=1)
+        over = np.logical_not(self.legal_mask(batch).any(axis=1))
         return over, _END_REASON[over.astype(np.int8)]
 
     # -- actions -----------------------------------------------------------------------------
