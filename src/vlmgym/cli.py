@@ -166,7 +166,6 @@ def eval_config_from_args(args: argparse.Namespace) -> Any:
 
 
 def _cmd_eval(args: argparse.Namespace) -> int:
-    from vlmgym.eval.policies import PolicyError
     from vlmgym.eval.runner import EvaluationAborted, evaluate
 
     config = eval_config_from_args(args)
@@ -175,12 +174,17 @@ def _cmd_eval(args: argparse.Namespace) -> int:
     except EvaluationAborted as exc:
         print(f"vlmgym eval: stopped: {exc}", file=sys.stderr)
         return 3
-    except PolicyError:
-        raise
     except KeyboardInterrupt:
         print(f"\nvlmgym eval: interrupted; results so far are in {config.out}. Continue with:\n"
               f"  vlmgym eval --resume --out {config.out}", file=sys.stderr)
         return 130
+    except (ValueError, TypeError):
+        raise  # bad input, reported by main()
+    except Exception:
+        if config.out and (Path(config.out) / "checkpoints.jsonl").exists():
+            print(f"vlmgym eval: failed; the steps so far are saved in {config.out} (continue with "
+                  f"`vlmgym eval --resume --out {config.out}` once fixed)", file=sys.stderr)
+        raise
     out = result.out
     print((out / "summary.md").read_text())
     files = ["steps.jsonl", "summary.json", "summary.md"]

@@ -273,9 +273,40 @@ def _write_video(path: Path, frames: np.ndarray) -> Path:
     return path
 
 
+def _describe_action(rec: dict[str, Any]) -> str:
+    action = rec["action"]
+    if rec["status"] == "request_failed":
+        return "no answer (request failed)"
+    if action is None:
+        return "unparsable answer"
+    if isinstance(action, int):
+        return f"{action} ({DIRECTIONS[action]})" if 0 <= action < len(DIRECTIONS) else str(action)
+    (r1, c1), (r2, c2) = action
+    return f"({r1}, {c1}) ({r2}, {c2})"
+
+
+def _mark_cells(frame: np.ndarray, action: Any, renderer: Any, color: tuple[int, int, int]) -> None:
+    """Outline the cells named by a pair action (in place; cells off the board are skipped)."""
+    if not isinstance(action, list):
+        return
+    cell, w = renderer.cell_px, max(2, renderer.cell_px // 20)
+    for r, c in action:
+        if not (0 <= r < renderer.rows and 0 <= c < renderer.cols):
+            continue
+        y0, x0 = renderer.board_y + r * cell, renderer.board_x + c * cell
+        frame[y0:y0 + w, x0:x0 + cell] = color
+        frame[y0 + cell - w:y0 + cell, x0:x0 + cell] = color
+        frame[y0:y0 + cell, x0:x0 + w] = color
+        frame[y0:y0 + cell, x0 + cell - w:x0 + cell] = color
+
+
 def write_videos(out: str | Path, summary: dict[str, Any]) -> list[Path]:
-    """One video per run and game under ``videos/``: the board the policy saw at each step,
-    captioned with the answer's outcome, rendered from the stored snapshots."""
+    """One video per run and game under ``videos/``, rendered from the stored snapshots.
+
+    Frame ``k`` is the board the policy saw at step ``k + 1``, captioned with its answer and the
+    outcome (cells named by a pair answer are outlined: green for a success, red otherwise); the
+    last frame is the final board.
+    """
     import gymnasium as gym
 
     out = Path(out)
@@ -288,30 +319,24 @@ def write_videos(out: str | Path, summary: dict[str, Any]) -> list[Path]:
     for env_id, g in summary["games"].items():
         vec = gym.make_vec(env_id, num_envs=1, **config["identity"]["env_kwargs"])
         try:
+            renderer = vec.engine.renderer
             per_step = [_decode_states(cp["games"][env_id]["states"]) for cp in checkpoints]
             for run in range(summary["runs"]):
                 frames = vec.render_states([states[run] for states in per_step])
                 captions = []
                 total = 0.0
-                for cp in checkpoints:
-                    step = cp["step"]
+                for k, cp in enumerate(checkpoints):
+                    step = cp["step"] + 1
+                    head = f"run {run}  step {step}/{summary['steps']}  {g['metric']} {total:g}"
                     rec = records.get((env_id, run, step))
                     if rec is None:
-                        captions.append((f"{env_id} run {run} start", "warm-up done" if g["warmup_steps"] else "fresh board"))
+                        captions.append((f"run {run}  end  {g['metric']} {total:g}", "final board"))
                         continue
                     total += rec["gain"] if g["metric"] == "score_gain" else rec["success"]
-                    action = rec["action"]
-                    if rec["status"] == "request_failed":
-                        shown = "no answer (request failed)"
-                    elif action is None:
-                        shown = "unparsable answer"
-                    elif isinstance(action, int) and 0 <= action < len(DIRECTIONS):
-                        shown = f"{action} ({DIRECTIONS[action]})"
-                    else:
-                        shown = json.dumps(action).replace(" ", "")
-                    end = "  | new board" if rec["terminated"] or rec["truncated"] else ""
-                    captions.append((f"run {run} step {step}/{summary['steps']}  {g['metric']} {total:g}",
-                                     f"{shown} -> {rec['status']} {rec['reward']:+g}{end}"))
+                    ok = rec["success"]
+                    _mark_cells(frames[k], rec["action"], renderer, (40, 200, 60) if ok else (230, 40, 40))
+                    end = "  | board replaced" if rec["terminated"] or rec["truncated"] else ""
+                    captions.append((head, f"{_describe_action(rec)} -> {rec['status']} {rec['reward']:+g}{end}"))
                 slug = env_id.replace("/", "_")
                 paths.append(_write_video(out / "videos" / f"{slug}_run{run:02d}", _caption_frames(frames, captions)))
         finally:
