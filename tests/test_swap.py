@@ -129,16 +129,18 @@ def test_last_resort_board_is_playable_at_every_size(rows, monkeypatch):
     for cols in range(3, 17):
         board = ref.chessboard_blocks(rows, cols)
         assert not ref.find_lines(board) and any(ref.valid_swaps(board))
-    # with no fill attempt allowed, deal and reshuffle fall back to it (and so does the reference)
+    # with no deal attempt allowed, a deal falls back to it, and so does a reshuffle of a board
+    # whose every rearrangement has a line (one type only)
     monkeypatch.setattr(swapmod, "FILL_ATTEMPTS", 0)
     game = Swap(rows=rows, cols=5)
     b = game.new_batch(2)
     b["rng"][:] = [3, 4]
     game.deal(b)
     assert b["board"].tolist() == [ref.chessboard_blocks(rows, 5)] * 2
-    assert game._reshuffle(b["board"], b["rng"]).tolist() == [ref.chessboard_blocks(rows, 5)] * 2
-    assert ref.reshuffle(b["board"][0].tolist(), ref.Stream(3), game.num_types)[0] == \
-        ref.chessboard_blocks(rows, 5)
+    one_type = np.zeros((2, rows, 5), dtype=np.uint8)
+    assert game._reshuffle(one_type, b["rng"]).tolist() == [ref.chessboard_blocks(rows, 5)] * 2
+    assert ref.reshuffle(one_type[0].tolist(), ref.Stream(3), game.num_types) == \
+        (ref.chessboard_blocks(rows, 5), False)
 
 
 @given(games(max_side=6), boards(max_side=6), st.lists(seeds, min_size=1, max_size=3))
@@ -155,13 +157,24 @@ def test_reshuffle_matches_reference_and_keeps_the_tiles(game, shape_board, stre
             assert sorted(np.ravel(want).tolist()) == sorted(board.ravel().tolist())
 
 
-def test_reshuffle_redeals_when_no_type_has_three_tiles():
-    game = Swap(rows=3, cols=3, colors=3, shapes=3)  # 9 types, one tile each
+def test_reshuffle_redeals_when_no_rearrangement_is_playable():
+    game = Swap(rows=3, cols=3, colors=3, shapes=3)  # 9 types, one tile each: never a valid swap
     board = np.arange(9, dtype=np.uint8).reshape(1, 3, 3)
     rng = np.array([5], dtype=np.uint64)
     new = game._reshuffle(board, rng)
     stream = ref.Stream(5)
+    stream.words(swapmod.RESHUFFLE_TRIES * 9)
     assert new[0].tolist() == ref.deal(stream, 3, 3, 9) and int(rng[0]) == stream.state
+    assert ref.reshuffle(board[0].tolist(), ref.Stream(5), 9) == (new[0].tolist(), False)
+
+
+def test_reshuffle_of_a_paper_board_usually_keeps_its_tiles():
+    vec = gym.make_vec("VLMGym/Swap-v0", num_envs=200, obs_mode="text")
+    vec.reset(seed=0)
+    boards = vec.engine.batch["board"].copy()
+    new = vec.game._reshuffle(boards, vec.engine.batch["rng"].copy())
+    same_tiles = [sorted(a.ravel().tolist()) == sorted(b.ravel().tolist()) for a, b in zip(boards, new)]
+    assert sum(same_tiles) >= 195 and not np.array_equal(new, boards)
 
 
 # -- steps ---------------------------------------------------------------------------------------------

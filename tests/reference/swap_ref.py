@@ -25,17 +25,20 @@ class Stream:
     def __init__(self, state: int):
         self.state = int(state)
 
-    def uniforms(self, n: int) -> list[float]:
-        """``n`` floats in [0, 1) from the top 53 bits of each word; the state moves by ``n``."""
+    def words(self, n: int) -> list[int]:
+        """``n`` raw 64-bit words; the state moves by ``n``."""
         out = []
         for i in range(1, n + 1):
             z = (self.state + _GAMMA * i) & _MASK
             z = ((z ^ (z >> 30)) * 0xBF58476D1CE4E5B9) & _MASK
             z = ((z ^ (z >> 27)) * 0x94D049BB133111EB) & _MASK
-            z ^= z >> 31
-            out.append((z >> 11) / float(1 << 53))
+            out.append(z ^ (z >> 31))
         self.state = (self.state + _GAMMA * n) & _MASK
         return out
+
+    def uniforms(self, n: int) -> list[float]:
+        """``n`` floats in [0, 1) from the top 53 bits of each word."""
+        return [(z >> 11) / float(1 << 53) for z in self.words(n)]
 
 
 def below(u: float, high: int) -> int:
@@ -141,42 +144,23 @@ def forbidden_types(board: list[list[int | None]], r: int, c: int) -> set[int]:
     return out
 
 
-def pick_weighted(weights: list[int], k: int) -> int:
-    """The type whose cumulative weight first exceeds ``k`` (0 <= k < sum(weights))."""
-    acc = 0
-    for t, w in enumerate(weights):
-        acc += w
-        if acc > k:
-            return t
-    raise ValueError(f"k={k} is not below the total weight {acc}")
-
-
-def fill(stream: Stream, rows: int, cols: int, num_types: int,
-         supply: list[int] | None = None) -> Board | None:
-    """One fill attempt: plant a valid swap, then fill row-major avoiding lines (None: stuck)."""
+def fill(stream: Stream, rows: int, cols: int, num_types: int) -> Board | None:
+    """One deal attempt: plant a valid swap, then fill row-major avoiding lines (None: stuck)."""
     u = stream.uniforms(2 + rows * cols)
-    left = [1] * num_types if supply is None else list(supply)
-    eligible = [t for t in range(num_types) if left[t] >= (1 if supply is None else 3)]
-    planted = eligible[below(u[0], len(eligible))]
+    planted = below(u[0], num_types)
     spots = templates(rows, cols)
     board: list[list[int | None]] = [[None] * cols for _ in range(rows)]
     for r, c in spots[below(u[1], len(spots))]:
         board[r][c] = planted
-    if supply is not None:
-        left[planted] -= 3
     for r in range(rows):
         for c in range(cols):
             if board[r][c] is not None:
                 continue
             banned = forbidden_types(board, r, c)
-            weights = [0 if t in banned else left[t] for t in range(num_types)]
-            total = sum(weights)
-            if total == 0:
+            allowed = [t for t in range(num_types) if t not in banned]
+            if not allowed:
                 return None
-            t = pick_weighted(weights, below(u[2 + r * cols + c], total))
-            board[r][c] = t
-            if supply is not None:
-                left[t] -= 1
+            board[r][c] = allowed[below(u[2 + r * cols + c], len(allowed))]
     return board  # type: ignore[return-value]
 
 
@@ -193,14 +177,18 @@ def deal(stream: Stream, rows: int, cols: int, num_types: int) -> Board:
 
 
 def reshuffle(board: Board, stream: Stream, num_types: int) -> tuple[Board, bool]:
-    """(new board, whether it kept the tiles) - a fresh deal when rearranging fails."""
+    """(new board, whether it kept the tiles): the first playable random rearrangement of the
+    tiles, else a fresh deal."""
     rows, cols = len(board), len(board[0])
-    supply = [sum(row.count(t) for row in board) for t in range(num_types)]
-    if max(supply) >= 3:
-        for _ in range(fast.FILL_ATTEMPTS):
-            new = fill(stream, rows, cols, num_types, supply)
-            if new is not None:
-                return new, True
+    tiles = [t for row in board for t in row]
+    n = len(tiles)
+    words = stream.words(fast.RESHUFFLE_TRIES * n)
+    for j in range(fast.RESHUFFLE_TRIES):
+        keys = words[j * n : (j + 1) * n]
+        order = sorted(range(n), key=lambda i: keys[i])
+        new = [[tiles[order[r * cols + c]] for c in range(cols)] for r in range(rows)]
+        if not find_lines(new) and any(valid_swaps(new)):
+            return new, True
     return deal(stream, rows, cols, num_types), False
 
 

@@ -12,30 +12,30 @@ Draw protocol (per env, from its own stream in ``batch["rng"]``; an illegal swap
   ``u``. After the matched tiles are removed and the tiles above have fallen, the empty cell
   ``(r, c)`` gets type ``floor(u[r * cols + c] * T)`` (``T`` = number of tile types); the draws of
   the other cells go unused. Up to :data:`MAX_CASCADE_ROUNDS` rounds.
-* **Fill attempt** (used by the deal and by the reshuffle). One block of ``2 + rows * cols``
-  uniforms: ``u[0]`` picks the *planted* type among the eligible types (in type order), ``u[1]``
-  picks a *template* from :func:`swap_templates` (three cells that one swap turns into a line of
-  three), and the planted type is written to those three cells. Then the other cells are filled in
-  row-major order: cell ``(r, c)`` picks with ``u[2 + r * cols + c]`` among the types that do not
-  complete a line of three with cells already set, each weighted by its supply (deal: every type
-  once; reshuffle: the tiles of that type still left in the bag). The attempt fails if some cell
-  has no allowed type. A successful attempt gives a board with no line and at least one valid swap
-  by construction.
-* **Deal.** Up to :data:`FILL_ATTEMPTS` fill attempts with an unlimited supply of every type (all
-  types eligible). With four or more tile types an attempt cannot fail (a cell is forbidden at most
-  three types: the pair to its left, the pair above, and the planted type). If all attempts fail
-  (possible only with three types, and vanishingly rare) the board is the fixed pattern of 2x2
-  blocks of types 0 and 1 alternating like a chessboard, which has no line and a valid swap.
-* **Reshuffle** (when a step leaves no valid swap, or a line after the cascade cap). Up to
-  :data:`FILL_ATTEMPTS` fill attempts that rearrange the board's own tiles (eligible types: those
-  with at least three tiles). If no type has three tiles (no attempt is made, nothing is drawn) or
-  every attempt fails, the env gets a fresh deal instead.
+* **Deal attempt.** One block of ``2 + rows * cols`` uniforms: ``u[0]`` picks the *planted* type
+  (``floor(u[0] * T)``), ``u[1]`` picks a *template* from :func:`swap_templates` (three cells that
+  one swap turns into a line of three), and the planted type is written to those three cells. Every
+  other cell ``(r, c)`` then takes the ``floor(u[2 + r * cols + c] * n)``-th (in type order) of the
+  ``n`` types that do not complete a line of three with the cells set before it in row-major order
+  (or planted). The attempt fails if some cell has no such type; a successful one has no line and
+  at least one valid swap by construction. (A cell only depends on cells to its left and above and
+  on planted cells, so the batched code fills a whole anti-diagonal at once with the same result.)
+* **Deal.** Up to :data:`FILL_ATTEMPTS` deal attempts. With four or more tile types an attempt
+  cannot fail (a cell is forbidden at most three types: the pair to its left, the pair above, and
+  the planted type). If every attempt fails (only possible with three types, and vanishingly rare)
+  the board is 2x2 blocks of types 0 and 1 alternating like a chessboard, which has no line and a
+  valid swap.
+* **Reshuffle** (when a step leaves no valid swap, or a line after the cascade cap). One block of
+  ``RESHUFFLE_TRIES * rows * cols`` raw 64-bit words. Try ``j`` orders the board's tiles (read in
+  row-major order) by the words ``j * rows * cols ...`` (a stable sort) and writes them back in
+  row-major order; the first try with no line and a valid swap is the new board. If none is, the
+  env gets a fresh deal (with draws after the block).
 """
 
 from __future__ import annotations
 
-import itertools
 from collections.abc import Mapping, Sequence
+from operator import itemgetter
 from typing import Any
 
 import numpy as np
@@ -45,15 +45,17 @@ from vlmgym.core.game import Batch, FieldSpec, Game, Outcome, register_game
 from vlmgym.core.tiles import COLORS, GRID_COLOR, SHAPES, select_names, shape_atlas, tile_name
 
 __all__ = ["Swap", "find_lines", "valid_swap_mask", "swap_templates", "FILL_ATTEMPTS",
-           "MAX_CASCADE_ROUNDS", "MIN_TYPES", "MIN_SIDE", "MAX_SIDE"]
+           "RESHUFFLE_TRIES", "MAX_CASCADE_ROUNDS", "MIN_TYPES", "MIN_SIDE", "MAX_SIDE"]
 
-#: Fill attempts of a deal or a reshuffle before falling back (see the module docstring).
+#: Deal attempts before the fixed last-resort board (see the module docstring).
 FILL_ATTEMPTS = 16
+#: Random rearrangements a reshuffle tries before dealing a fresh board.
+RESHUFFLE_TRIES = 16
 #: Cascade rounds per step before a board that still has a line is reshuffled instead.
 MAX_CASCADE_ROUNDS = 64
 #: Fewest tile types. One type: every board has a line. Two: random refills almost always form
-#: new lines (measured on 8x8: about 50 cascade rounds per valid swap, most steps hitting the cap)
-#: and a reshuffle that keeps the tiles succeeds in under 10% of attempts.
+#: new lines (measured on 8x8: about 50 cascade rounds per valid swap, most steps hitting the cap),
+#: and almost no rearrangement of the tiles is free of lines.
 MIN_TYPES = 3
 MIN_SIDE, MAX_SIDE = 3, 16
 
@@ -139,17 +141,23 @@ def swap_templates(rows: int, cols: int) -> np.ndarray:
     return np.array(out, dtype=np.int64)
 
 
-def _windows(rows: int, cols: int) -> list[np.ndarray]:
-    """Per flat cell: the (other cell, other cell) pairs of every window of three through it."""
+def _diagonals(rows: int, cols: int) -> list[tuple[np.ndarray, np.ndarray]]:
+    """Per anti-diagonal (r + c constant): its flat cells (m,) and, per cell, the other two cells of
+    every window of three through it (m, 6, 2), padded with the index ``rows * cols`` (a cell that
+    is never set)."""
     out = []
-    for r, c in itertools.product(range(rows), range(cols)):
-        pairs = []
-        for dr, dc in ((0, 1), (1, 0)):
-            for start in (-2, -1, 0):
-                cells = [(r + (start + k) * dr, c + (start + k) * dc) for k in range(3)]
-                if all(0 <= p < rows and 0 <= q < cols for p, q in cells):
-                    pairs.append([p * cols + q for p, q in cells if (p, q) != (r, c)])
-        out.append(np.array(pairs, dtype=np.int64).reshape(-1, 2))
+    for d in range(rows + cols - 1):
+        cells = [(r, d - r) for r in range(rows) if 0 <= d - r < cols]
+        pairs = np.full((len(cells), 6, 2), rows * cols, dtype=np.int64)
+        for j, (r, c) in enumerate(cells):
+            k = 0
+            for dr, dc in ((0, 1), (1, 0)):
+                for start in (-2, -1, 0):
+                    window = [(r + (start + i) * dr, c + (start + i) * dc) for i in range(3)]
+                    if all(0 <= p < rows and 0 <= q < cols for p, q in window):
+                        pairs[j, k] = [p * cols + q for p, q in window if (p, q) != (r, c)]
+                        k += 1
+        out.append((np.array([r * cols + c for r, c in cells], dtype=np.int64), pairs))
     return out
 
 
@@ -241,7 +249,7 @@ class Swap(Game):
                       "shapes": list(self.shapes)}
         self.num_actions = self.rows * (self.cols - 1) + (self.rows - 1) * self.cols
         self._templates = swap_templates(self.rows, self.cols)
-        self._windows = _windows(self.rows, self.cols)
+        self._diagonals = _diagonals(self.rows, self.cols)
         self._fallback = _chessboard_blocks(self.rows, self.cols)
 
     # -- state -------------------------------------------------------------------------------
@@ -265,41 +273,30 @@ class Swap(Game):
     def deal(self, batch: Batch) -> None:
         batch["board"][:] = self._deal_boards(batch["rng"])
 
-    def _fill(self, rng: np.ndarray, supply: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
-        """One fill attempt per stream of ``rng`` (all advance by ``2 + rows*cols``).
+    def _fill(self, rng: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """One deal attempt per stream of ``rng`` (all advance by ``2 + rows*cols``).
 
-        ``supply``: (n, T) tiles of each type to place (a reshuffle), or ``None`` for a deal (every
-        type always available, equally likely). Returns (boards (n, R, C) uint8, ok (n,) bool).
+        Returns (boards (n, R, C) uint8, ok (n,) bool); see the module docstring.
         """
         n, cells, t = len(rng), self.rows * self.cols, self.num_types
         u = rngmod.draw_uniform(rng, 2 + cells)
-        every = np.arange(n)
         types = np.arange(t)
-        weight = np.ones((n, t), dtype=np.int64) if supply is None else supply.astype(np.int64)
-        eligible = weight >= (1 if supply is None else 3)
-        k = rngmod.uniform_below(u[:, 0], eligible.sum(axis=1))
-        planted = np.argmax(np.cumsum(eligible, axis=1) > k[:, None], axis=1)
+        planted = rngmod.uniform_below(u[:, 0], t)
         tpl = self._templates[rngmod.uniform_below(u[:, 1], len(self._templates))]
-        board = np.full((n, cells), -1, dtype=np.int16)
-        board[every[:, None], tpl] = planted[:, None]
-        if supply is not None:
-            weight[every, planted] -= 3
+        board = np.full((n, cells + 1), -1, dtype=np.int16)  # the extra cell is never set
+        board[np.arange(n)[:, None], tpl] = planted[:, None]
         ok = np.ones(n, dtype=bool)
-        for cell in range(cells):
-            todo = board[:, cell] < 0  # planted cells are already set
-            pairs = self._windows[cell]
-            x, y = board[:, pairs[:, 0]], board[:, pairs[:, 1]]
-            completes = (x >= 0) & (x == y)  # (n, windows): both other cells set and equal
-            forbid = (completes[:, :, None] & (x[:, :, None] == types)).any(axis=1)
-            cum = np.cumsum(np.where(forbid, 0, weight), axis=1)
-            total = cum[:, -1]
-            ok &= ~todo | (total > 0)
-            pick = np.argmax(cum > rngmod.uniform_below(u[:, 2 + cell], total)[:, None], axis=1)
-            place = todo & ok
-            board[place, cell] = pick[place]
-            if supply is not None:
-                weight[place, pick[place]] -= 1
-        return board.reshape(n, self.rows, self.cols).astype(np.uint8), ok
+        for idx, pairs in self._diagonals:
+            x, y = board[:, pairs[..., 0]], board[:, pairs[..., 1]]        # (n, m, 6)
+            completes = (x >= 0) & (x == y)
+            allowed = ~(completes[..., None] & (x[..., None] == types)).any(axis=2)  # (n, m, T)
+            cum = np.cumsum(allowed, axis=2)
+            total = cum[..., -1]
+            todo = board[:, idx] < 0  # planted cells are already set
+            ok &= ~(todo & (total == 0)).any(axis=1)
+            pick = np.argmax(cum > rngmod.uniform_below(u[:, 2 + idx], total)[..., None], axis=2)
+            board[:, idx] = np.where(todo, pick, board[:, idx])
+        return board[:, :cells].reshape(n, self.rows, self.cols).astype(np.uint8), ok
 
     def _deal_boards(self, rng: np.ndarray) -> np.ndarray:
         """Fresh boards for every stream of ``rng`` (advanced in place)."""
@@ -309,7 +306,7 @@ class Swap(Game):
             if not pending.size:
                 break
             sub = rng[pending]
-            boards, ok = self._fill(sub, None)
+            boards, ok = self._fill(sub)
             rng[pending] = sub
             out[pending[ok]] = boards[ok]
             pending = pending[~ok]
@@ -317,20 +314,16 @@ class Swap(Game):
 
     def _reshuffle(self, boards: np.ndarray, rng: np.ndarray) -> np.ndarray:
         """Rearrange each board's tiles into a line-free board with a valid swap (or redeal)."""
-        flat = boards.reshape(len(boards), -1)
-        supply = (flat[:, :, None] == np.arange(self.num_types)).sum(axis=1)
-        out = boards.copy()
-        pending = np.flatnonzero(supply.max(axis=1) >= 3)
-        failed = np.flatnonzero(supply.max(axis=1) < 3)
-        for _ in range(FILL_ATTEMPTS):
-            if not pending.size:
-                break
-            sub = rng[pending]
-            new, ok = self._fill(sub, supply[pending])
-            rng[pending] = sub
-            out[pending[ok]] = new[ok]
-            pending = pending[~ok]
-        redeal = np.union1d(failed, pending)
+        m, rows, cols = boards.shape
+        tries, cells = RESHUFFLE_TRIES, rows * cols
+        order = np.argsort(rngmod.draw_bits(rng, tries * cells).reshape(m, tries, cells), axis=2,
+                           kind="stable")
+        flat = np.broadcast_to(boards.reshape(m, 1, cells), (m, tries, cells))
+        cand = np.take_along_axis(flat, order, axis=2).reshape(m * tries, rows, cols)
+        good = ~find_lines(cand)[0].any(axis=(1, 2)) & valid_swap_mask(cand).any(axis=1)
+        good = good.reshape(m, tries)
+        out = cand.reshape(m, tries, rows, cols)[np.arange(m), np.argmax(good, axis=1)]
+        redeal = np.flatnonzero(~good.any(axis=1))
         if redeal.size:
             sub = rng[redeal]
             out[redeal] = self._deal_boards(sub)
@@ -439,8 +432,8 @@ class Swap(Game):
 
     # -- text --------------------------------------------------------------------------------
     def board_text(self, batch: Batch, i: int) -> str:
-        names = self.names
-        return "\n".join(" | ".join([names[t] for t in row]) for row in batch["board"][i].tolist())
+        names = self.names  # itemgetter of a whole row (cols >= 3) returns a tuple of names
+        return "\n".join([" | ".join(itemgetter(*row)(names)) for row in batch["board"][i].tolist()])
 
     def text_max_length(self) -> int:
         longest = max(len(name) for name in self.names)
