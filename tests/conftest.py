@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from pathlib import Path
 
 os.environ.setdefault("SDL_VIDEODRIVER", "dummy")
 os.environ.setdefault("SDL_AUDIODRIVER", "dummy")
@@ -20,6 +21,15 @@ settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "default"))
 
 
 @pytest.fixture(scope="session")
-def env_kwargs_for() -> dict[str, dict]:
+def cifar10_archive(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A tiny ``cifar-10-binary.tar.gz`` in the official binary format (10 classes x 6 pictures)."""
+    from fake_cifar import write_archive
+
+    path, _ = write_archive(tmp_path_factory.mktemp("cifar10"), per_class=6)
+    return path
+
+
+@pytest.fixture(scope="session")
+def env_kwargs_for(cifar10_archive: Path) -> dict[str, dict]:
     """Extra kwargs some ids need in tests (e.g. a small image archive); id -> kwargs."""
-    return {}
+    return {"VLMGym/ShisenshoCifar10-v0": {"cifar10_path": str(cifar10_archive)}}

@@ -12,6 +12,7 @@ from vlmgym.core.answer import (
     perception_exact,
 )
 from vlmgym.core.game import Game, game_class
+from vlmgym.core.image_tiles import ImageTiles
 from vlmgym.core.state import GameState, StateError
 from vlmgym.envs.sampling import SampledStates, sample_states
 from vlmgym.envs.single import VLMGymEnv
@@ -24,6 +25,7 @@ __all__ = [
     "ENV_IDS",
     "Game",
     "GameState",
+    "ImageTiles",
     "SampledStates",
     "StateError",
     "VLMGymEnv",

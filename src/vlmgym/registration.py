@@ -23,6 +23,22 @@ ENV_IDS: dict[str, tuple[dict[str, Any], int | None]] = {
 }
 
 
+# Shisen-Sho: the paper's two configurations, then the difficulty presets of its figure (a
+# perception axis: more colours and shapes; a reasoning axis: a bigger board with more tiles; and
+# their composition). Colours and shapes are counts taking the first N of vlmgym.core.tiles.
+_SHISENSHO = {"game": "shisensho", "rows": 6, "cols": 6, "types": 9}
+ENV_IDS.update({
+    "VLMGym/Shisensho-v0": ({**_SHISENSHO, "colors": 16, "shapes": 6}, None),
+    # needs cifar10_path=... or the VLMGYM_CIFAR10 environment variable
+    "VLMGym/ShisenshoCifar10-v0": ({**_SHISENSHO, "tiles": "cifar10"}, None),
+    "VLMGym/ShisenshoBase-v0": ({**_SHISENSHO, "colors": 6, "shapes": 6}, None),
+    "VLMGym/ShisenshoMoreShapesColors-v0": ({**_SHISENSHO, "colors": 16, "shapes": 8}, None),
+    "VLMGym/ShisenshoMoreTiles-v0": (
+        {**_SHISENSHO, "rows": 12, "cols": 12, "types": 36, "colors": 6, "shapes": 6}, None),
+    "VLMGym/ShisenshoComposition-v0": (
+        {**_SHISENSHO, "rows": 12, "cols": 12, "types": 36, "colors": 16, "shapes": 8}, None),
+})
+
 def register_envs() -> None:
     """Register every id with Gymnasium (idempotent)."""
     for env_id, (kwargs, max_steps) in ENV_IDS.items():

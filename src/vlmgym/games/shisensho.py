@@ -1,0 +1,633 @@
+"""Shisen-Sho (two-turn tile matching), batched, with coloured-shape or image tiles.
+
+The connectivity test is the heart of the game and of its speed. A pair of cells ``a``, ``b`` is
+connected by a path with at most two turns exactly when one of these exists (segments may have
+length zero, which covers the straight and one-turn cases):
+
+* horizontal, vertical, horizontal: a column ``k`` such that ``a`` reaches ``(row_a, k)`` and ``b``
+  reaches ``(row_b, k)`` moving horizontally through empty cells, and column ``k`` is empty
+  strictly between the two rows;
+* vertical, horizontal, vertical: the same with rows and columns swapped.
+
+On the board padded with an empty ring, what a cell reaches along its row is one interval of
+columns (up to the nearest tile on each side), and "empty strictly between two rows" is a
+difference of prefix counts. So every query is a few array lookups, batched over any number of
+(board, pair) queries; candidate pairs are only the 1-6 same-class pairs of each class, found by
+one sort per board. ``tests/reference/shisensho_ref.py`` holds the readable breadth-first search
+that Hypothesis checks this against.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import numpy as np
+
+from vlmgym.core import rng as rngmod
+from vlmgym.core.game import Batch, FieldSpec, Game, Outcome, register_game
+from vlmgym.core.image_tiles import CIFAR10_ENV_VAR, ImageTiles
+from vlmgym.core.tiles import COLORS, SHAPES, select_names, shape_atlas, tile_name
+
+__all__ = ["Shisensho", "connected", "legal_pairs", "PAPER_SHAPES", "MAX_SIDE"]
+
+#: The six shapes the paper names (the default shape set).
+PAPER_SHAPES = ("circle", "square", "triangle", "diamond", "cross", "star")
+#: Largest number of rows or columns (the index action space is (rows*cols)**2).
+MAX_SIDE = 16
+_COPIES = 4  # every tile type is dealt exactly four times
+_MAX_DEAL_ROUNDS = 1000
+_TILE_SETS = ("shapes", "cifar10", "folder")
+
+
+# ---------------------------------------------------------------------------------------------
+# Connectivity (the fast path)
+# ---------------------------------------------------------------------------------------------
+class _Geometry:
+    """Per-board lookup tables on the padded board (a ring of empty cells around the tiles).
+
+    ``lo_h[(b * height + y) * width + x]``/``hi_h``: the first and last column that padded cell
+    ``(y, x)`` of board ``b`` reaches moving horizontally through empty cells, its own column included;
+    ``lo_v``/``hi_v``: the same for rows. Column ``k`` is empty strictly between rows ``top < bot``
+    exactly when ``hi_v`` at ``(top, k)`` is at least ``bot - 1``, so "some column in [lo, hi] is
+    clear" is a range-maximum query, answered in O(1) from sparse tables (``max_v``: maxima of
+    ``hi_v`` over runs of 2**j columns; ``max_h``: of ``hi_h`` over runs of 2**j rows).
+    """
+
+    def __init__(self, filled: np.ndarray):
+        nb, r, c = filled.shape
+        self.nb, self.height, self.width = nb, h, w = nb, r + 2, c + 2
+        pad = np.zeros((nb, h, w), dtype=bool)
+        pad[:, 1:-1, 1:-1] = filled
+        lo_h, hi_h = _reach(pad)
+        lo_v, hi_v = (a.transpose(0, 2, 1) for a in _reach(pad.transpose(0, 2, 1)))
+        # flat (board, padded cell) arrays: queries gather with one index
+        self.lo_h, self.hi_h = lo_h.reshape(-1), hi_h.reshape(-1)
+        self.lo_v = np.ascontiguousarray(lo_v).reshape(-1)
+        self.hi_v = np.ascontiguousarray(hi_v).reshape(-1)
+        self.max_v = _sparse_max(hi_v)                    # (J, B, H, W): runs along columns
+        self.max_h = _sparse_max(hi_h.transpose(0, 2, 1))  # (J, B, W, H): runs along rows
+        self.log2 = np.zeros(max(h, w) + 1, dtype=np.intp)
+        self.log2[2:] = np.floor(np.log2(np.arange(2, max(h, w) + 1))).astype(np.intp)
+
+
+def _reach(pad: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """For every cell, the first and last index reachable along the last axis through empties."""
+    n = pad.shape[-1]
+    j = np.arange(n, dtype=np.int16)
+    last = np.maximum.accumulate(np.where(pad, j, np.int16(-1)), axis=-1)
+    lo = np.empty_like(last)
+    lo[..., 0] = 0
+    lo[..., 1:] = last[..., :-1] + 1  # one past the nearest tile strictly before
+    nxt = np.minimum.accumulate(np.where(pad, j, np.int16(n))[..., ::-1], axis=-1)[..., ::-1]
+    hi = np.empty_like(nxt)
+    hi[..., -1] = n - 1
+    hi[..., :-1] = nxt[..., 1:] - 1  # one before the nearest tile strictly after
+    return lo, hi
+
+
+def _sparse_max(a: np.ndarray) -> np.ndarray:
+    """Sparse table along the last axis: ``out[j, ..., k] = max(a[..., k : k + 2**j])``."""
+    n = a.shape[-1]
+    levels = [np.ascontiguousarray(a)]
+    span = 1
+    while 2 * span <= n:
+        prev = levels[-1]
+        nxt = prev.copy()  # entries past the end are never asked for; keep them finite
+        nxt[..., : n - span] = np.maximum(prev[..., : n - span], prev[..., span:])
+        levels.append(nxt)
+        span *= 2
+    return np.stack(levels)
+
+
+def _range_max(table: np.ndarray, log2: np.ndarray, line: np.ndarray, lo: np.ndarray,
+               hi: np.ndarray) -> np.ndarray:
+    """max(table[0].flat[line + lo .. line + hi]) for lo <= hi (``line``: flat start of a line)."""
+    j = log2[np.maximum(hi - lo + 1, 1)]
+    second = np.maximum(hi - (1 << j) + 1, 0)
+    base = j * table[0].size + line
+    flat = table.reshape(-1)
+    return np.maximum(flat[base + lo], flat[base + second])
+
+
+def _connected(g: _Geometry, b: np.ndarray, y1: np.ndarray, x1: np.ndarray, y2: np.ndarray,
+               x2: np.ndarray) -> np.ndarray:
+    """Connectivity of padded cells (y1, x1)-(y2, x2) on boards ``b`` (all int arrays (Q,))."""
+    h, w = g.height, g.width
+    base = b.astype(np.intp) * (h * w)
+    f1, f2 = base + y1 * w + x1, base + y2 * w + x2
+    # horizontal - vertical - horizontal: a column both cells reach, clear between their rows
+    lo = np.maximum(g.lo_h[f1], g.lo_h[f2]).astype(np.intp)
+    hi = np.minimum(g.hi_h[f1], g.hi_h[f2]).astype(np.intp)
+    top, bot = np.minimum(y1, y2), np.maximum(y1, y2)
+    ok = (lo <= hi) & (_range_max(g.max_v, g.log2, base + top * w, lo, hi) >= bot - 1)
+    # vertical - horizontal - vertical: a row both cells reach, clear between their columns
+    lo = np.maximum(g.lo_v[f1], g.lo_v[f2]).astype(np.intp)
+    hi = np.minimum(g.hi_v[f1], g.hi_v[f2]).astype(np.intp)
+    left, right = np.minimum(x1, x2), np.maximum(x1, x2)
+    ok |= (lo <= hi) & (_range_max(g.max_h, g.log2, base + left * h, lo, hi) >= right - 1)
+    return ok
+
+
+def connected(filled: np.ndarray, b: np.ndarray, r1: np.ndarray, c1: np.ndarray, r2: np.ndarray,
+              c2: np.ndarray) -> np.ndarray:
+    """Whether cells (r1, c1) and (r2, c2) of boards ``b`` are joined by a path of at most two turns.
+
+    Args:
+        filled: bool (B, R, C), True where a tile sits.
+        b, r1, c1, r2, c2: int arrays (Q,) of in-board coordinates (the two cells' own contents
+            are not looked at; the path runs through empty cells and the ring around the board).
+    Returns:
+        bool (Q,).
+    """
+    g = _Geometry(np.asarray(filled, dtype=bool))
+    b = np.asarray(b, dtype=np.intp)
+    return _connected(g, b, np.asarray(r1) + 1, np.asarray(c1) + 1, np.asarray(r2) + 1,
+                      np.asarray(c2) + 1)
+
+
+def legal_pairs(classes: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Every removable pair on boards of tile classes.
+
+    Args:
+        classes: int (B, R, C), the class of each tile, -1 where empty. A class may appear at most
+            four times per board (the game's invariant).
+    Returns:
+        (board, cell1, cell2) int arrays (P,) with flat cell indices ``r * C + c`` and
+        ``cell1 < cell2``: each unordered legal pair once, grouped by board (ascending).
+    """
+    n_b, rows, cols = classes.shape
+    n = rows * cols
+    flat = classes.reshape(n_b, n)
+    big = np.iinfo(np.int64).max
+    key = np.where(flat >= 0, flat.astype(np.int64), big)
+    order = np.argsort(key, axis=1, kind="stable")  # equal classes become neighbours, cells ascending
+    sk = np.take_along_axis(key, order, axis=1)
+    # Within a run of at most four equal keys every pair is at sorted distance 1, 2 or 3; the
+    # stable sort keeps cells ascending inside a run, so the first cell is the smaller one.
+    same = np.zeros((n_b, 3, n), dtype=bool)
+    for d in (1, 2, 3):
+        if d < n:
+            same[:, d - 1, : n - d] = (sk[:, :-d] == sk[:, d:]) & (sk[:, :-d] != big)
+    b, dd, ii = np.nonzero(same)  # row-major: grouped by board
+    p1 = order[b, ii]
+    p2 = order[b, ii + dd + 1]
+    g = _Geometry(flat.reshape(n_b, rows, cols) >= 0)
+    ok = _connected(g, b, p1 // cols + 1, p1 % cols + 1, p2 // cols + 1, p2 % cols + 1)
+    return b[ok], p1[ok], p2[ok]
+
+
+def _pick_per_group(group: np.ndarray, eligible: np.ndarray, u: np.ndarray) -> np.ndarray:
+    """For each group with an eligible entry, one eligible entry chosen by ``u[group]``.
+
+    ``group`` (P,) is sorted; returns indices into it, one per group that has an eligible entry.
+    """
+    cand = np.flatnonzero(eligible)
+    if cand.size == 0:
+        return cand
+    g = group[cand]
+    heads = np.flatnonzero(np.r_[True, g[1:] != g[:-1]])  # first candidate of every group
+    sizes = np.diff(np.r_[heads, len(cand)])
+    gid = g[heads]
+    return cand[heads + rngmod.uniform_below(u[gid], sizes)]
+
+
+# ---------------------------------------------------------------------------------------------
+# The game
+# ---------------------------------------------------------------------------------------------
+def _int_arg(name: str, value: Any, low: int, high: int) -> int:
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or not low <= value <= high:
+        raise ValueError(f"{name} must be an integer from {low} to {high}, got {value!r}")
+    return int(value)
+
+
+@register_game("shisensho")
+class Shisensho(Game):
+    """Shisen-Sho: remove pairs of equal tiles joined by a path with at most two turns.
+
+    ## Description
+    A ``rows`` x ``cols`` board holds ``types`` kinds of tile, each exactly four times, shuffled
+    (the paper: 6x6, 9 kinds, every cell filled). Two cells holding the same kind (the same
+    colour *and* shape; for image tiles the same class, not necessarily the same picture) are
+    removed when a path of horizontal and vertical segments with at most two turns joins them
+    through empty cells; the path may leave the board through the empty ring around it. Kinds are
+    drawn at random for every board from the selected palette (``colors`` x ``shapes``) or image
+    classes, and image boards show four *different* pictures of each drawn class.
+
+    ## Action Space
+    ``text`` mode: the model's reply, e.g. ``<answer>(0, 1) (2, 1)</answer>`` (row, column,
+    0-indexed from the top-left; other separators such as ``(0,1),(2,1)`` parse too).
+    ``index`` mode: ``Discrete((rows*cols)**2)``, index ``(r1*cols + c1) * rows*cols + r2*cols + c2``
+    over ordered cell pairs; ``info["action_mask"]`` marks the legal pairs (both orders). Every
+    coordinate means what it says on every board size.
+
+    ## Observation Space
+    The board picture (``rows*cell_px`` x ``cols*cell_px``, coordinate labels with
+    ``show_coords=True``), the board text, or both.
+
+    ## Rewards
+    ``binary`` (the paper's training reward): +1 when a pair is removed, -1 otherwise (unparsable
+    answer, cell outside the board, the same cell twice, an empty cell, different kinds, no path).
+    ``score``: 1 per removed pair, else 0 (the score counts removed pairs).
+
+    ## Starting State
+    A uniformly shuffled deal that has at least one removable pair (stuck deals are redealt).
+    With ``solvable=True`` only boards that can be cleared completely are dealt.
+
+    ## Episode End
+    Terminates when the board is empty (``info["end_reason"] == "cleared"``) or no removable
+    pair remains (``"no_moves"``). No time limit by default.
+
+    ## Arguments
+    ``rows``, ``cols`` (2..16, ``rows*cols`` divisible by 4; default 6x6); ``types`` (kinds per
+    board, default ``rows*cols // 4`` = a full board; fewer leave random cells empty);
+    ``tiles``: ``"shapes"`` (default), ``"cifar10"``, ``"folder"`` or an
+    :class:`~vlmgym.core.image_tiles.ImageTiles`; for shapes ``colors`` and ``shapes`` (a count
+    taking the first N or a list of names; default all 16 colours x the paper's 6 shapes); for
+    images ``classes`` (count or names), ``images_per_class`` (pool size, default 50),
+    ``cifar10_path`` (or the ``VLMGYM_CIFAR10`` environment variable), ``image_folder``;
+    ``solvable`` (default False). Cell size and coordinate labels are the env's ``cell_px`` and
+    ``show_coords``.
+
+    ## Registered Configurations
+    ``VLMGym/Shisensho-v0`` (paper: 6x6, 9 kinds, 16 colours x 6 shapes),
+    ``VLMGym/ShisenshoCifar10-v0`` (paper: 6x6, 9 of the 10 CIFAR-10 classes x 4 pictures),
+    difficulty presets ``VLMGym/ShisenshoBase-v0`` (6x6, 6 colours x 6 shapes),
+    ``VLMGym/ShisenshoMoreShapesColors-v0`` (6x6, 16 colours x 8 shapes),
+    ``VLMGym/ShisenshoMoreTiles-v0`` (12x12, 36 kinds, 6 colours x 6 shapes) and
+    ``VLMGym/ShisenshoComposition-v0`` (12x12, 36 kinds, 16 colours x 8 shapes).
+
+    ## Board text
+    One line per row, cells joined by ``|``, each `` Red circle `` (colour and shape) or, for image
+    tiles, the class name `` cat ``, or `` - `` when empty.
+    """
+
+    action_kind = "pair"
+    sampler_steps = 250
+    hud_default = False
+
+    def __init__(self, rows: int = 6, cols: int = 6, types: int | None = None, *,
+                 tiles: str | ImageTiles = "shapes",
+                 colors: int | Sequence[str] | None = None,
+                 shapes: int | Sequence[str] | None = None,
+                 classes: int | Sequence[str] | None = None,
+                 images_per_class: int | None = None,
+                 cifar10_path: str | os.PathLike[str] | None = None,
+                 image_folder: str | os.PathLike[str] | None = None,
+                 solvable: bool = False):
+        self.rows = _int_arg("rows", rows, 2, MAX_SIDE)
+        self.cols = _int_arg("cols", cols, 2, MAX_SIDE)
+        n = self.rows * self.cols
+        if n % _COPIES:
+            raise ValueError(f"rows*cols must be divisible by 4 (each kind of tile appears four "
+                             f"times); {self.rows}x{self.cols} has {n} cells")
+        self.types = n // _COPIES if types is None else _int_arg("types", types, 1, n // _COPIES)
+        if not isinstance(solvable, (bool, np.bool_)):
+            raise ValueError(f"solvable must be True or False, got {solvable!r}")
+        self.solvable = bool(solvable)
+
+        image_set = self._image_set(tiles, cifar10_path, image_folder, images_per_class)
+        if image_set is None:
+            if classes is not None:
+                raise ValueError("classes= selects image classes; shape tiles take colors= and shapes=")
+            self.colors = select_names(colors, list(COLORS), "colors")
+            # None = the paper's six shapes (shapes=8 or a list of names selects others)
+            self.shapes = select_names(PAPER_SHAPES if shapes is None else shapes, list(SHAPES), "shapes")
+            self.class_names = [tile_name(c, s) for c in self.colors for s in self.shapes]
+            self.images: ImageTiles | None = None
+            # shape tiles: one sprite per kind, sprite id = class + 1
+            self.class_sizes = [1] * len(self.class_names)
+            self.rules: dict[str, Any] = {
+                "rows": self.rows, "cols": self.cols, "types": self.types, "tiles": "shapes",
+                "colors": list(self.colors), "shapes": list(self.shapes),
+            }
+            palette = f"{len(self.colors)} colours x {len(self.shapes)} shapes"
+        else:
+            if colors is not None or shapes is not None:
+                raise ValueError("colors= and shapes= select coloured shapes; image tiles take "
+                                 "classes= instead")
+            self.images = image_set.select(classes)
+            self.colors, self.shapes = [], []
+            self.class_names = list(self.images.class_names)
+            self.class_sizes = list(self.images.class_sizes)
+            short = [name for name, size in zip(self.class_names, self.class_sizes) if size < _COPIES]
+            if short:
+                raise ValueError(
+                    f"every image class needs at least {_COPIES} different pictures (a board shows "
+                    f"{_COPIES} of each drawn class); {short} have fewer: add pictures or select "
+                    "other classes with classes=")
+            self.rules = {
+                "rows": self.rows, "cols": self.cols, "types": self.types, "tiles": "images",
+                "classes": list(self.class_names), "class_sizes": list(self.class_sizes),
+                "pictures": self.images.digest,
+            }
+            palette = f"{len(self.class_names)} image classes"
+        if self.types > len(self.class_names):
+            raise ValueError(f"a {self.rows}x{self.cols} board with {self.types} kinds of tile needs "
+                             f"at least {self.types} kinds, but the tile set has {palette}: choose "
+                             "more colours/shapes/classes, fewer types, or a smaller board")
+        self.num_actions = n * n
+        self._n = n
+        self._num_classes = len(self.class_names)
+        sizes = np.array(self.class_sizes, dtype=np.int64)
+        self._class_offset = np.concatenate([[0], np.cumsum(sizes)[:-1]])  # first sprite - 1
+        self._max_class_size = int(sizes.max())
+        self._class_sizes_arr = sizes
+        # class of every sprite id; -1 for the empty sprite 0
+        self._class_of = np.concatenate([[-1], np.repeat(np.arange(len(sizes)), sizes)]).astype(np.int64)
+        self._cell_text = [" - "] + [f" {self.class_names[c]} " for c in self._class_of[1:]]
+
+    @staticmethod
+    def _image_set(tiles: str | ImageTiles, cifar10_path: Any, image_folder: Any,
+                   images_per_class: int | None) -> ImageTiles | None:
+        if isinstance(tiles, ImageTiles):
+            if cifar10_path is not None or image_folder is not None or images_per_class is not None:
+                raise ValueError("cifar10_path=, image_folder= and images_per_class= load a tile "
+                                 "set; they cannot be combined with an ImageTiles instance")
+            return tiles
+        if tiles not in _TILE_SETS:
+            raise ValueError(f"tiles must be one of {', '.join(map(repr, _TILE_SETS))} or an "
+                             f"ImageTiles, got {tiles!r}")
+        if tiles != "cifar10" and cifar10_path is not None:
+            raise ValueError("cifar10_path= needs tiles='cifar10'")
+        if tiles != "folder" and image_folder is not None:
+            raise ValueError("image_folder= needs tiles='folder'")
+        if tiles == "shapes":
+            if images_per_class is not None:
+                raise ValueError("images_per_class= applies to image tiles, not tiles='shapes'")
+            return None
+        per_class = 50 if images_per_class is None else images_per_class
+        if tiles == "cifar10":
+            if cifar10_path is None and not os.environ.get(CIFAR10_ENV_VAR):
+                raise ValueError(
+                    "CIFAR-10 tiles need the CIFAR-10 binary archive: pass "
+                    "cifar10_path='/path/to/cifar-10-binary.tar.gz' (or the extracted "
+                    f"cifar-10-batches-bin folder) or set {CIFAR10_ENV_VAR}; download it from "
+                    "https://www.cs.toronto.edu/~kriz/cifar-10-binary.tar.gz")
+            return ImageTiles.from_cifar10(cifar10_path, images_per_class=per_class)
+        if image_folder is None:
+            raise ValueError("tiles='folder' needs image_folder='/path/to/folder' with one "
+                             "sub-folder of pictures per class")
+        return ImageTiles.from_folder(image_folder, images_per_class=per_class)
+
+    # -- state -------------------------------------------------------------------------------
+    @classmethod
+    def state_fields(cls, rules: Mapping[str, Any]) -> dict[str, FieldSpec]:
+        r, c = int(rules["rows"]), int(rules["cols"])
+        if not (2 <= r <= MAX_SIDE and 2 <= c <= MAX_SIDE):
+            raise ValueError(f"board {r}x{c} outside 2..{MAX_SIDE}")
+        return {"board": ((r, c), np.dtype(np.uint16))}
+
+    @classmethod
+    def _sprite_classes(cls, rules: Mapping[str, Any]) -> tuple[np.ndarray, bool]:
+        """(class of each sprite id with -1 for empty, whether sprites are distinct pictures)."""
+        if rules["tiles"] == "shapes":
+            k = len(rules["colors"]) * len(rules["shapes"])
+            return np.arange(-1, k, dtype=np.int64), False
+        sizes = [int(s) for s in rules["class_sizes"]]
+        return np.concatenate([[-1], np.repeat(np.arange(len(sizes)), sizes)]).astype(np.int64), True
+
+    @classmethod
+    def check_values(cls, rules: Mapping[str, Any], arrays: Mapping[str, np.ndarray]) -> None:
+        board = arrays["board"].astype(np.int64).ravel()
+        class_of, pictures = cls._sprite_classes(rules)
+        top = int(board.max())
+        if top >= len(class_of):
+            raise ValueError(f"tile id {top} exceeds the tile set's {len(class_of) - 1} tiles")
+        tiles = board[board > 0]
+        counts = np.bincount(class_of[tiles], minlength=len(class_of) - 1)
+        if ((counts != 0) & (counts != 2) & (counts != 4)).any():
+            bad = int(np.flatnonzero((counts % 2 == 1) | (counts > 4))[0])
+            raise ValueError(f"kind {bad} appears {int(counts[bad])} times; pairs are removed from "
+                             "four copies, so each kind appears 0, 2 or 4 times")
+        if int((counts > 0).sum()) > int(rules["types"]):
+            raise ValueError(f"{int((counts > 0).sum())} kinds on the board, more than types="
+                             f"{rules['types']}")
+        if pictures and len(np.unique(tiles)) != len(tiles):
+            raise ValueError("the same picture appears twice; a board shows different pictures")
+
+    def tile_classes(self, board: np.ndarray) -> np.ndarray:
+        """Class of every cell (-1 where empty), same shape as ``board``."""
+        return self._class_of[board]
+
+    # -- rules -------------------------------------------------------------------------------
+    def deal(self, batch: Batch) -> None:
+        rng = batch["rng"]
+        board = batch["board"]
+        todo = np.ones(len(rng), dtype=bool)
+        for _ in range(_MAX_DEAL_ROUNDS):
+            # Only envs still dealing draw (mask), so each env's board depends on its own stream
+            # alone and a vector env deals exactly what single envs deal.
+            fresh = self._draw_boards(rng, todo)
+            board[todo] = fresh[todo]
+            idx = np.flatnonzero(todo)
+            sub = board[idx]
+            if self.solvable:
+                sub_rng = rng[idx]  # a copy (fancy indexing): write the advanced streams back
+                bad = ~self.clearable(sub, sub_rng)
+                rng[idx] = sub_rng
+            else:
+                bad, _ = self._over(sub)
+            todo[idx] = bad
+            if not todo.any():
+                return
+        raise RuntimeError(f"could not deal a playable {self.rows}x{self.cols} board with "
+                           f"{self.types} kinds in {_MAX_DEAL_ROUNDS} tries")
+
+    def _draw_boards(self, rng: np.ndarray, mask: np.ndarray) -> np.ndarray:
+        b, t = len(rng), self.types
+        kinds = rngmod.random_order(rng, self._num_classes, mask)[:, :t]  # (B, T) distinct classes
+        if self.images is None:
+            sprites = np.repeat(kinds + 1, _COPIES, axis=1)
+        else:
+            # four different pictures of each drawn class: the first four of a random order
+            m = self._max_class_size
+            keys = rngmod.draw_bits(rng, t * m, mask).reshape(b, t, m)
+            too_far = np.arange(m)[None, None, :] >= self._class_sizes_arr[kinds][:, :, None]
+            keys[too_far] = np.iinfo(np.uint64).max
+            pick = np.argsort(keys, axis=2, kind="stable")[:, :, :_COPIES]
+            sprites = (self._class_offset[kinds][:, :, None] + pick + 1).reshape(b, t * _COPIES)
+        cells = rngmod.random_order(rng, self._n, mask)[:, : t * _COPIES]
+        out = np.zeros((b, self._n), dtype=np.uint16)
+        np.put_along_axis(out, cells, sprites.astype(np.uint16), axis=1)
+        return out.reshape(b, self.rows, self.cols)
+
+    def apply(self, batch: Batch, actions: np.ndarray, active: np.ndarray) -> Outcome:
+        board = batch["board"]
+        nb = len(board)
+        r1, c1, r2, c2 = (actions[:, k] for k in range(4))
+        inside = active & (r1 >= 0) & (r1 < self.rows) & (c1 >= 0) & (c1 < self.cols) \
+            & (r2 >= 0) & (r2 < self.rows) & (c2 >= 0) & (c2 < self.cols) & ((r1 != r2) | (c1 != c2))
+        e = np.flatnonzero(inside)
+        legal = np.zeros(nb, dtype=bool)
+        if e.size:
+            cls = self._class_of[board[e]]
+            k1 = cls[np.arange(e.size), r1[e], c1[e]]
+            k2 = cls[np.arange(e.size), r2[e], c2[e]]
+            cand = (k1 >= 0) & (k1 == k2)
+            if cand.any():
+                sel = np.flatnonzero(cand)
+                g = _Geometry(cls[sel] >= 0)
+                ok = _connected(g, np.arange(sel.size), r1[e][sel] + 1, c1[e][sel] + 1,
+                                r2[e][sel] + 1, c2[e][sel] + 1)
+                legal[e[sel[ok]]] = True
+        hit = np.flatnonzero(legal)
+        board[hit, r1[hit], c1[hit]] = 0
+        board[hit, r2[hit], c2[hit]] = 0
+        left = (board.reshape(nb, -1) > 0).sum(axis=1).astype(np.int64)
+        return Outcome(legal=legal, success=legal.copy(), gain=legal.astype(np.int64),
+                       info={"tiles_left": left})
+
+    def _pairs(self, board: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        return legal_pairs(self._class_of[board])
+
+    def legal_mask(self, batch: Batch) -> np.ndarray:
+        board = batch["board"]
+        nb, n = len(board), self._n
+        b, p1, p2 = self._pairs(board)
+        mask = np.zeros((nb, n * n), dtype=bool)
+        mask[b, p1 * n + p2] = True
+        mask[b, p2 * n + p1] = True
+        return mask
+
+    def _over(self, board: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        nb = len(board)
+        b, _, _ = self._pairs(board)
+        movable = np.zeros(nb, dtype=bool)
+        movable[b] = True
+        cleared = ~(board.reshape(nb, -1) > 0).any(axis=1)
+        return ~movable, cleared
+
+    def is_over(self, batch: Batch) -> tuple[np.ndarray, np.ndarray]:
+        over, cleared = self._over(batch["board"])
+        reason = np.where(cleared, "cleared", np.where(over, "no_moves", None)).astype(object)
+        return over, reason
+
+    def clearable(self, board: np.ndarray, rng: np.ndarray, tries: int = 8) -> np.ndarray:
+        """Whether each board can be cleared, shown by playouts (True = a clearing was found).
+
+        Removing a pair only empties cells, so it never blocks another pair: the only choice that
+        can lose is which two of a kind's four tiles go together. A playout therefore removes a
+        *safe* pair whenever there is one (the last two of a kind, or a pair whose other two tiles
+        are removable too) and otherwise a uniformly random legal pair. ``tries`` playouts run per
+        board; False can be a miss, never a wrong True. The streams ``rng`` (B,) advance in place.
+        """
+        nb = len(board)
+        if nb == 0:
+            return np.zeros(0, dtype=bool)
+        streams = rngmod.draw_bits(rng, tries).reshape(-1)  # one stream per playout
+        play = np.repeat(board, tries, axis=0).reshape(nb * tries, self._n)
+        owner = np.repeat(np.arange(nb), tries)
+        alive = np.ones(len(play), dtype=bool)
+        for _ in range(self._n // 2):
+            idx = np.flatnonzero(alive)
+            if idx.size == 0:
+                break
+            cls = self._class_of[play[idx]]
+            b, p1, p2 = legal_pairs(cls.reshape(idx.size, self.rows, self.cols))
+            moving = np.zeros(idx.size, dtype=bool)
+            moving[b] = True
+            alive[idx[~moving]] = False  # cleared or stuck: this playout is over
+            if b.size == 0:
+                break
+            safe = self._safe_pairs(cls, b, p1, p2)
+            # prefer safe pairs: a board with any safe pair picks among those only
+            has_safe = np.zeros(idx.size, dtype=bool)
+            has_safe[b[safe]] = True
+            eligible = safe | ~has_safe[b]
+            sub = streams[idx]
+            u = rngmod.draw_uniform(sub, 1, mask=moving)[:, 0]
+            streams[idx] = sub
+            pick = _pick_per_group(b, eligible, u)
+            rows_ = idx[b[pick]]
+            play[rows_, p1[pick]] = 0
+            play[rows_, p2[pick]] = 0
+        cleared = ~(play > 0).any(axis=1)
+        return np.bincount(owner, weights=cleared, minlength=nb) > 0
+
+    def _safe_pairs(self, cls: np.ndarray, b: np.ndarray, p1: np.ndarray, p2: np.ndarray) -> np.ndarray:
+        """Legal pairs whose removal cannot spoil a clearing (see :meth:`clearable`)."""
+        k = self._num_classes
+        kind = cls[b, p1]
+        tiles = cls >= 0
+        counts = np.bincount((np.arange(len(cls))[:, None] * k + cls)[tiles], minlength=len(cls) * k)
+        safe = counts[b * k + kind] <= 2
+        # a pair of a four-tile kind is safe when the kind's other two tiles are also a legal pair
+        order = np.lexsort((kind, b))
+        bo, ko, q1, q2 = b[order], kind[order], p1[order], p2[order]
+        for d in range(1, 6):  # a kind has at most six pairs
+            if d >= len(order):
+                break
+            same = (bo[:-d] == bo[d:]) & (ko[:-d] == ko[d:])
+            apart = (q1[:-d] != q1[d:]) & (q1[:-d] != q2[d:]) & (q2[:-d] != q1[d:]) & (q2[:-d] != q2[d:])
+            hit = np.flatnonzero(same & apart)
+            safe[order[hit]] = True
+            safe[order[hit + d]] = True
+        return safe
+
+    # -- actions -----------------------------------------------------------------------------
+    def decode(self, index: np.ndarray) -> np.ndarray:
+        idx = np.asarray(index, dtype=np.int64).reshape(-1)
+        first, second = np.divmod(idx, self._n)
+        return np.stack([first // self.cols, first % self.cols, second // self.cols,
+                         second % self.cols], axis=1)
+
+    def encode(self, actions: np.ndarray) -> np.ndarray:
+        a = np.asarray(actions, dtype=np.int64)
+        r1, c1, r2, c2 = a[:, 0], a[:, 1], a[:, 2], a[:, 3]
+        inside = (r1 >= 0) & (r1 < self.rows) & (c1 >= 0) & (c1 < self.cols) \
+            & (r2 >= 0) & (r2 < self.rows) & (c2 >= 0) & (c2 < self.cols)
+        flat = (r1 * self.cols + c1) * self._n + r2 * self.cols + c2
+        return np.where(inside, flat, -1)
+
+    # -- text --------------------------------------------------------------------------------
+    def board_text(self, batch: Batch, i: int) -> str:
+        names = self._cell_text
+        return "\n".join("|".join([names[v] for v in row]) for row in batch["board"][i].tolist())
+
+    def text_max_length(self) -> int:
+        widest = max(len(t) for t in self._cell_text)
+        return self.rows * (self.cols * (widest + 1)) + self.rows
+
+    def prompt(self, obs_mode: str) -> str:
+        r, c = self.rows, self.cols
+        seen = {
+            "image": "The image shows the current board.",
+            "text": "The current board is given as text: one line per row, cells separated by '|',"
+                    " '-' for an empty cell.",
+            "image+text": "The image shows the current board; the same board is also given as text.",
+        }[obs_mode]
+        if self.images is None:
+            kinds = (f"Every tile shows a coloured shape. Colours: {', '.join(self.colors)}. Shapes: "
+                     f"{', '.join(self.shapes)}. Two tiles match when they have the same colour and "
+                     "the same shape.")
+            cell = "'<Colour> <shape>' (for example 'Red circle')"
+        else:
+            kinds = (f"Every tile shows a picture of one of these kinds: {', '.join(self.class_names)}."
+                     " Two tiles match when they show the same kind of thing; the pictures "
+                     "themselves may differ.")
+            cell = f"the kind (for example '{self.class_names[0]}')"
+        return (
+            f"You are playing Shisen-Sho, a tile-matching game, on a board of {r} rows and {c} "
+            f"columns. {seen}\n{kinds} Each kind appears four times at the start.\n"
+            "Rules: choose two matching tiles that can be joined by a path of horizontal and "
+            "vertical lines with at most two turns that passes only through empty cells; the path "
+            "may go around the outside of the board. Such a pair is removed and the move "
+            "succeeds. Any other choice fails and changes nothing. Cells are given as (row, column),"
+            f" counted from 0 at the top-left: rows 0 to {r - 1} from top to bottom, columns 0 to "
+            f"{c - 1} from left to right.\n"
+            "Answer in three parts. First write the board in <perception></perception>: one line "
+            f"per row from top to bottom, cells separated by '|', each cell as {cell} or '-' when "
+            "empty. Then reason about which pair to remove in <think></think>. Finally give only "
+            "the two cells in <answer></answer>, for example <answer>(0, 1) (2, 1)</answer>."
+        )
+
+    # -- pictures ----------------------------------------------------------------------------
+    def sprites(self, cell_px: int) -> np.ndarray:
+        if self.images is None:
+            return shape_atlas(cell_px, [(c, s) for c in self.colors for s in self.shapes])
+        return self.images.atlas(cell_px)
+
+    def sprite_ids(self, batch: Batch) -> np.ndarray:
+        return batch["board"]
