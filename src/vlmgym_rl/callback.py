@@ -6,15 +6,15 @@ Give it the trainer (Transformers callbacks do not receive one)::
     trainer.add_callback(VLMGymCallback(trainer, games=["VLMGym/2048-v0"], eval_every=50))
 
 * **Evaluation** (every ``eval_every`` optimizer steps and at the end of training): the current
-  policy plays ``eval_runs`` parallel games for ``eval_episode_steps`` sequential moves per game,
-  the paper's protocol (2048 starts after 100 random moves and is measured by its summed merge
-  score; tile games start fresh and count successful moves; finished or stuck boards are replaced
-  and play goes on). Runs are split over the processes and gathered. Metrics are logged through
-  ``transformers.Trainer.log`` itself, so they land in ``trainer.state.log_history`` and reach
-  every tracker (``report_to``) -- editing ``logs`` in ``on_log`` reaches neither. Names:
-  ``vlmgym_eval/<game>/paper_score`` (the protocol's metric), ``.../merge_score``,
-  ``.../successes``, ``.../valid_action_rate``, ``.../unparsable_rate``, ``.../format_rate``,
-  ``.../perception_exact_rate``.
+  policy plays ``eval_runs`` parallel games for ``eval_episode_steps`` sequential moves per game
+  through the evaluation harness (:func:`vlmgym.eval.evaluate`, the paper's protocol: 2048 starts
+  after 100 random moves and is measured by its summed merge score; tile games start fresh and
+  count successful moves; finished or stuck boards are replaced and play goes on). The harness's
+  folders go to ``<output_dir>/env_eval/step-<N>/<game>``. Runs are split over the processes and
+  gathered. Metrics are logged through ``transformers.Trainer.log`` itself, so they land in
+  ``trainer.state.log_history`` and reach every tracker (``report_to``) -- editing ``logs`` in
+  ``on_log`` reaches neither. Names: ``vlmgym_eval/<game>/<m>`` for ``m`` in
+  :data:`EVAL_METRICS` (``metric`` is the protocol's metric) and ``reasoning_accuracy``.
 * **Rollout log** (``<output_dir>/rollouts/rollouts.jsonl``, other processes write
   ``rollouts.rank<k>.jsonl``): one JSON line per training completion with the step, state id,
   env, completion text, action status, parsed action and the reward parts (game, format,
@@ -25,6 +25,7 @@ Give it the trainer (Transformers callbacks do not receive one)::
 from __future__ import annotations
 
 import json
+import logging
 import math
 import os
 from collections.abc import Mapping, Sequence
@@ -35,79 +36,89 @@ import gymnasium as gym
 import numpy as np
 from transformers import Trainer, TrainerCallback
 
-from vlmgym.core.answer import format_ok, perception_exact
+from vlmgym.eval import PROTOCOLS, EvalConfig, Policy, evaluate
 from vlmgym_rl.rewards import GameReward
 from vlmgym_rl.states import GamesLike, GameSpec, as_game_specs
 
-__all__ = ["PAPER_EVAL", "VLMGymCallback", "evaluate_policy"]
+__all__ = ["EVAL_METRICS", "VLMGymCallback", "evaluate_policy"]
 
-#: Per game name: (random moves before play, the protocol's metric: "merge_score" or "successes").
-#: Games not listed start fresh and count successful moves.
-PAPER_EVAL: dict[str, tuple[int, str]] = {"2048": (100, "merge_score")}
+logger = logging.getLogger(__name__)
+
+#: Metrics of the evaluation harness's summary that are logged (per-run means):
+#: ``metric`` is the protocol's own (2048: summed merge score; tile games: successful moves).
+EVAL_METRICS = ("metric", "successes", "score_gain", "success_rate", "perception_exact_rate",
+                "perception_cell_accuracy", "format_rate", "unparsable", "illegal")
 
 
-def _protocol(game_name: str) -> tuple[int, str]:
-    return PAPER_EVAL.get(game_name, (0, "successes"))
+class _GeneratePolicy(Policy):
+    """An evaluation-harness policy that answers a batch of queries with ``generate``."""
+
+    def __init__(self, generate: Any, name: str):
+        self.generate = generate
+        self.name = name
+
+    def __call__(self, queries: Sequence[Any]) -> list[str]:
+        prompts = [[{"role": "user", "content": [{"type": "image"}, {"type": "text", "text": q.user_text()}]}]
+                   for q in queries]
+        answers = list(self.generate(prompts, [q.pil() for q in queries]))
+        if len(answers) != len(queries) or not all(isinstance(a, str) for a in answers):
+            raise TypeError("the evaluation generate() must return one string per prompt")
+        return answers
 
 
 def evaluate_policy(generate: Any, specs: Sequence[GameSpec], *, runs: int, steps: int, seed: int,
-                    start_moves: Mapping[str, int] | None = None) -> dict[str, dict[str, float]]:
-    """Play ``runs`` parallel games of every spec for ``steps`` moves with ``generate``.
+                    out: str | os.PathLike[str], start_moves: Mapping[str, int] | None = None,
+                    name: str = "policy") -> dict[str, dict[str, list[float | None]]]:
+    """Play every spec with ``generate`` through the evaluation harness (:mod:`vlmgym.eval`).
 
     ``generate(prompts: list[list[message]], images: list[PIL.Image]) -> list[str]`` answers a
-    batch. Returns per game key the per-run means of the metrics (see the module docstring).
+    batch (the prompts are conversations with an image slot, as in the state datasets). With the
+    paper's 10 runs x 100 moves the harness's ``paper`` protocol is used; otherwise the same
+    warm-up (2048: 100 random moves, tile games: none) with ``runs`` x ``steps``. The harness writes
+    its usual folder per game under ``out/<game>``. Returns per game key the per-run values of
+    :data:`EVAL_METRICS` plus ``reasoning_accuracy`` (pooled, as a one-element list).
     """
-    from PIL import Image
-
-    results: dict[str, dict[str, float]] = {}
-    for i, spec in enumerate(specs):
-        env = gym.make_vec(spec.env_id, num_envs=runs, obs_mode=spec.obs_mode, **spec.env_kwargs)
-        try:
-            game_name = env.game.name
-            k, paper_metric = _protocol(game_name)
-            if start_moves is not None and spec.env_id in start_moves:
-                k = int(start_moves[spec.env_id])
-            obs, info = env.reset(seed=int(seed) + 1000 * i)
-            if k:
-                env.random_steps(k)
-                obs, info = env.observe()
-            merge = np.zeros(runs)
-            succ = np.zeros(runs)
-            valid = unparsable = fmt = perc = 0
-            for _ in range(steps):
-                frames = obs["image"] if isinstance(obs, dict) else obs
-                prompts = []
-                for j in range(runs):
-                    text = str(info["prompt"][j])
-                    if spec.obs_mode == "image+text":
-                        text = f"{text}\n\nThe board as text:\n{info['board_text'][j]}"
-                    prompts.append([{"role": "user", "content": [{"type": "image"},
-                                                                 {"type": "text", "text": text}]}])
-                boards = [str(b) for b in info["board_text"]]
-                answers = list(generate(prompts, [Image.fromarray(f) for f in frames]))
-                if len(answers) != runs or not all(isinstance(a, str) for a in answers):
-                    raise TypeError("the evaluation generate() must return one string per prompt")
-                fmt += sum(format_ok(a) for a in answers)
-                perc += sum(perception_exact(a, b) for a, b in zip(answers, boards))
-                obs, _, _, _, info = env.step(answers)
-                status = np.asarray(info["action_status"])
-                valid += int((status == "ok").sum())
-                unparsable += int((status == "unparsable").sum())
-                merge += np.asarray(info["gain"], dtype=np.float64)
-                succ += np.asarray(info["success"], dtype=np.float64)
-            n = max(1, runs * steps)
-            results[spec.key] = {
-                "merge_score": float(merge.mean()),
-                "successes": float(succ.mean()),
-                "paper_score": float((merge if paper_metric == "merge_score" else succ).mean()),
-                "valid_action_rate": valid / n,
-                "unparsable_rate": unparsable / n,
-                "format_rate": fmt / n,
-                "perception_exact_rate": perc / n,
-            }
-        finally:
-            env.close()
+    results: dict[str, dict[str, list[float | None]]] = {}
+    for spec in specs:
+        game = gym.spec(spec.env_id).kwargs.get("game", "")
+        paper = PROTOCOLS["paper"]
+        custom = (runs, steps) != (paper.runs, paper.steps) or bool(start_moves and spec.env_id in start_moves)
+        warmup = None
+        if custom:
+            warmup = int((start_moves or {}).get(spec.env_id, paper.warmup.get(game, 0)))
+        config = EvalConfig(
+            env_ids=[spec.env_id], runs=runs, steps=steps, protocol="custom" if custom else "paper",
+            warmup_steps=warmup, seed=int(seed), env_kwargs={**spec.env_kwargs, "obs_mode": spec.obs_mode},
+            out=str(_fresh_dir(Path(out) / spec.key)), video=False, curves=False, progress=False)
+        summary = evaluate(config, policy=_GeneratePolicy(generate, name)).summary
+        game_summary = summary["games"][spec.env_id]
+        per_run = {k: list(game_summary["per_run"][k]) for k in EVAL_METRICS}
+        per_run["reasoning_accuracy"] = [game_summary["pooled"]["reasoning_accuracy"]]
+        results[spec.key] = per_run
     return results
+
+
+def _checkpoint_keys(ckpt: Path) -> set[str] | None:
+    """Tensor names of a saved full model (safetensors, single file or sharded), or ``None``."""
+    single = ckpt / "model.safetensors"
+    index = ckpt / "model.safetensors.index.json"
+    if single.is_file():
+        from safetensors import safe_open
+
+        with safe_open(str(single), framework="pt") as fh:
+            return set(fh.keys())
+    if index.is_file():
+        return set(json.loads(index.read_text())["weight_map"])
+    return None
+
+
+def _fresh_dir(path: Path) -> Path:
+    """``path``, or ``path-2``, ``path-3``... when it already holds results (e.g. after a resume)."""
+    candidate, i = path, 1
+    while candidate.exists() and any(candidate.iterdir()):
+        i += 1
+        candidate = path.with_name(f"{path.name}-{i}")
+    return candidate
 
 
 class VLMGymCallback(TrainerCallback):
@@ -158,6 +169,8 @@ class VLMGymCallback(TrainerCallback):
         self.rollout_log = rollout_log
         self.rollout_dir = Path(rollout_dir) if rollout_dir is not None else Path(trainer.args.output_dir) / "rollouts"
         self._saved_images: set[str] = set()
+        #: the checkpoint a resumed run starts from (default: ``<output_dir>/checkpoint-<step>``)
+        self.resume_checkpoint: str | None = None
         self._last_eval_step = -1
         self.history: list[dict[str, float]] = []  # every evaluation's metrics, in order
         self._game_rewards = [f for f in getattr(trainer, "reward_funcs", []) if isinstance(f, GameReward)]
@@ -238,16 +251,23 @@ class VLMGymCallback(TrainerCallback):
         trainer = self.trainer
         world = int(trainer.accelerator.num_processes)
         rank = int(trainer.accelerator.process_index)
+        step = int(trainer.state.global_step)
         local_runs = -(-self.eval_runs // world)  # every process plays the same number of moves
+        out = Path(trainer.args.output_dir) / "env_eval" / f"step-{step:06d}"
+        if world > 1:
+            out = out / f"rank-{rank}"
         results = evaluate_policy(self._generate_fn(), self.specs, runs=local_runs,
                                   steps=self.eval_episode_steps, seed=self.eval_seed + 7919 * rank,
-                                  start_moves=self.start_moves)
+                                  out=out, start_moves=self.start_moves or None, name=f"trainer-step-{step}")
         gathered = gather_object([results]) if world > 1 else [results]
         metrics: dict[str, float] = {}
         for spec in self.specs:
-            per_rank = [g[spec.key] for g in gathered if spec.key in g]
-            for name in per_rank[0]:
-                metrics[f"vlmgym_eval/{spec.key}/{name}"] = float(np.mean([p[name] for p in per_rank]))
+            for name in (*EVAL_METRICS, "reasoning_accuracy"):
+                values = [v for g in gathered for v in g[spec.key][name] if v is not None]
+                if name != "reasoning_accuracy":
+                    values = values[: self.eval_runs]
+                if values:
+                    metrics[f"vlmgym_eval/{spec.key}/{name}"] = float(np.mean(values))
         # Trainer.log (not GRPOTrainer.log, which would also flush and clear the GRPO metrics
         # collected for the current logging window) appends to state.log_history and calls every
         # callback's on_log, trackers included. on_log clears control.should_log, which would drop
@@ -267,6 +287,45 @@ class VLMGymCallback(TrainerCallback):
         if self.rollout_log:
             for f in self._game_rewards:
                 f.add_listener(self._record)
+        if state.global_step > 0:  # resumed: the TrainerState came from a checkpoint
+            self._restore_resumed_weights(args, state)
+
+    # -- resume ----------------------------------------------------------------------------------
+    def _restore_resumed_weights(self, args: Any, state: Any) -> None:
+        """Make sure a resumed run continues from the checkpoint's weights.
+
+        Transformers saves models with a checkpoint conversion mapping (Qwen2.5-VL and other VLMs)
+        under their original key names, but ``Trainer`` reloads a checkpoint with a plain
+        non-strict ``load_state_dict``: no key matches, nothing is loaded, and training silently
+        restarts from the initial weights (huggingface/transformers#43701). If the checkpoint's
+        keys are not the model's, load it through ``from_pretrained`` (which converts) and copy the
+        weights in. DeepSpeed, FSDP and PEFT adapters restore by parameter name and are left alone.
+        """
+        trainer = self.trainer
+        if getattr(trainer, "is_deepspeed_enabled", False) or getattr(trainer, "is_fsdp_enabled", False):
+            return
+        model = trainer.accelerator.unwrap_model(trainer.model)
+        if hasattr(model, "peft_config") or not hasattr(type(model), "from_pretrained"):
+            return
+        ckpt = Path(self.resume_checkpoint) if self.resume_checkpoint else (
+            Path(args.output_dir) / f"checkpoint-{state.global_step}")
+        keys = _checkpoint_keys(ckpt)
+        if keys is None:
+            logger.warning("resumed at step %d but found no model weights in %s to check; if the model was "
+                           "not restored, pass the checkpoint as VLMGymCallback.resume_checkpoint",
+                           state.global_step, ckpt)
+            return
+        own = set(model.state_dict())
+        if keys == own:
+            return
+        param = next(model.parameters())
+        loaded = type(model).from_pretrained(str(ckpt), dtype=param.dtype)
+        result = model.load_state_dict(loaded.state_dict(), strict=False)
+        del loaded
+        if result.missing_keys:
+            raise RuntimeError(f"cannot restore the weights of {ckpt}: missing {result.missing_keys[:5]}...")
+        logger.warning("restored the model weights of %s through from_pretrained (Trainer's resume could not "
+                       "match their key names, transformers#43701)", ckpt)
 
     def on_train_end(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
         if self.eval_at_end and self.specs and self._last_eval_step != int(state.global_step):

@@ -56,8 +56,14 @@ def _cmd_g0(argv: list[str]) -> int:
         trainer = build_g0_trainer(script.model, config, processor=processor)
     except (ValueError, TypeError, KeyError, OSError) as exc:
         raise _SetupError(str(exc)) from exc
-    resume: str | bool | None = script.resume_from_checkpoint
-    trainer.train(resume_from_checkpoint=True if resume == "last" else resume)
+    resume: str | bool | None = True if script.resume_from_checkpoint == "last" else script.resume_from_checkpoint
+    if isinstance(resume, str):
+        from vlmgym_rl.callback import VLMGymCallback
+
+        for cb in trainer.callback_handler.callbacks:
+            if isinstance(cb, VLMGymCallback):
+                cb.resume_checkpoint = resume
+    trainer.train(resume_from_checkpoint=resume)
     trainer.save_model(config.output_dir)
     if trainer.accelerator.is_main_process:
         trainer.processing_class.save_pretrained(config.output_dir)

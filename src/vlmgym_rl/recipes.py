@@ -353,7 +353,13 @@ def build_g0_trainer(model: Any, config: G0Config | None = None, *, processor: A
 def train_g0(model: Any, config: G0Config | None = None, *, resume_from_checkpoint: str | bool | None = None,
              save: bool = True, **kwargs: Any) -> Any:
     """Build the G0 trainer (see :func:`build_g0_trainer`), train, save to ``output_dir``; return it."""
+    from vlmgym_rl.callback import VLMGymCallback
+
     trainer = build_g0_trainer(model, config, **kwargs)
+    if isinstance(resume_from_checkpoint, str):
+        for cb in trainer.callback_handler.callbacks:
+            if isinstance(cb, VLMGymCallback):
+                cb.resume_checkpoint = resume_from_checkpoint
     trainer.train(resume_from_checkpoint=resume_from_checkpoint)
     if save:
         trainer.save_model(trainer.args.output_dir)

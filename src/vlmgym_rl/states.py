@@ -243,7 +243,7 @@ class StateSampler:
             board = str(info["board_text"][j])
             text = str(info["prompt"][j])
             if spec.obs_mode == "image+text":
-                text = f"{text}\n\nThe board as text:\n{board}"
+                text = f"{text}\n\nCurrent board:\n{board}"  # as the evaluation harness asks
             prompt = [{"role": "user", "content": [{"type": "image"}, {"type": "text", "text": text}]}]
             if self.system_prompt is not None:
                 prompt.insert(0, {"role": "system", "content": [{"type": "text", "text": self.system_prompt}]})
