@@ -39,6 +39,7 @@ ENV_IDS.update({
         {**_SHISENSHO, "rows": 12, "cols": 12, "types": 36, "colors": 16, "shapes": 8}, None),
 })
 
+
 def register_envs() -> None:
     """Register every id with Gymnasium (idempotent)."""
     for env_id, (kwargs, max_steps) in ENV_IDS.items():

@@ -275,7 +275,7 @@ def _resolve_cifar(path: Path) -> Path:
     if not path.exists():
         raise FileNotFoundError(_cifar_help(f"no CIFAR-10 data at {str(path)!r}"))
     if path.is_file():
-        if path.name.endswith(("python.tar.gz", ".pkl", ".pickle")) or "py" in path.suffixes:
+        if "python" in path.name or path.suffix in (".pkl", ".pickle"):
             raise ValueError(_cifar_help(f"{str(path)!r} looks like the Python (pickle) release, "
                                          "which vlmgym does not load"))
         return path

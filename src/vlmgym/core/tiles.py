@@ -65,7 +65,7 @@ def select_names(choice: int | Sequence[str] | None, universe: Sequence[str], wh
     for name in choice:
         key = str(name).lower()
         if key not in lookup:
-            raise ValueError(f"unknown {what[:-1] if what.endswith('s') else what} {name!r}; "
+            raise ValueError(f"unknown {_singular(what)} {name!r}; "
                              f"choose from {list(universe)}")
         if lookup[key] in out:
             raise ValueError(f"{what} lists {name!r} twice")
@@ -73,6 +73,12 @@ def select_names(choice: int | Sequence[str] | None, universe: Sequence[str], wh
     if not out:
         raise ValueError(f"{what} must not be empty")
     return out
+
+
+def _singular(what: str) -> str:
+    if what.endswith("sses"):  # "classes" -> "class"
+        return what[:-2]
+    return what[:-1] if what.endswith("s") else what
 
 
 def tile_name(color: str, shape: str) -> str:
