@@ -22,6 +22,7 @@ Pixels never depend on the machine's fonts: text uses the TrueType font embedded
 from __future__ import annotations
 
 import math
+import weakref
 from functools import lru_cache
 
 import numpy as np
@@ -52,6 +53,25 @@ def draw_centered_text(draw: ImageDraw.ImageDraw, box: tuple[int, int, int, int]
             break
         size -= 1
     draw.text(((x0 + x1) / 2, (y0 + y1) / 2), text, fill=color, font=font(size), anchor="mm")
+
+
+class _FrameOwner:
+    """Keeps a recycled output buffer alive while any frame array composed into it is alive.
+
+    ``np.asarray`` of this object is an array whose ``base`` is this object. NumPy stops collapsing
+    view bases at a non-array, so every view of those frames keeps this object alive, and its
+    finalizer (which hands the buffer back for reuse) runs only once the last of them is gone.
+    """
+
+    __slots__ = ("__array_interface__", "buffer", "__weakref__")
+
+    def __init__(self, buffer: np.ndarray):
+        self.buffer = buffer
+        self.__array_interface__ = buffer.__array_interface__
+
+
+def _keep_spare(spare: list[np.ndarray], buffer: np.ndarray) -> None:
+    spare[:] = [buffer]  # one spare buffer is enough for a step loop: frames N-1 die during step N+1
 
 
 class Renderer:
@@ -132,6 +152,7 @@ class Renderer:
         ).astype(np.intp)
         self._bg_idx = (n_sprite_units + np.arange(height * units)).reshape(height, units).astype(np.intp)
         self._idx_cache: dict[int, np.ndarray] = {}
+        self._spare: list[np.ndarray] = []  # an output buffer no frame refers to any more
         self._units = units
         if hud:
             self._glyphs, self._glyph_w = self._digit_glyphs(background, label_color)
@@ -183,6 +204,21 @@ class Renderer:
             self._idx_cache[b] = buf
         return buf
 
+    def _new_output(self, b: int) -> np.ndarray:
+        """A frame buffer for ``b`` frames: the spare one when it fits, else fresh memory.
+
+        Batches of large frames (e.g. 64 frames of 448x448, 38.5 MB) exceed glibc's largest
+        automatic mmap threshold (32 MB), so fresh buffers are new pages the kernel must zero first,
+        which costs as much as composing. Memory is reused only after every array that showed it
+        is gone (see :class:`_FrameOwner`), so frames handed out are never overwritten.
+        """
+        shape = (b, self.height, self.width, 3)
+        spare = self._spare
+        buffer = spare.pop() if spare and spare[-1].shape == shape else np.empty(shape, dtype=np.uint8)
+        owner = _FrameOwner(buffer)
+        weakref.finalize(owner, _keep_spare, spare, buffer)
+        return np.asarray(owner)
+
     def compose(self, ids: np.ndarray, hud_values: np.ndarray | None = None,
                 out: np.ndarray | None = None) -> np.ndarray:
         """Frames for sprite ids ``(B, rows, cols)``; writes into ``out`` when given."""
@@ -190,7 +226,7 @@ class Renderer:
         if ids.shape[1:] != (self.rows, self.cols):
             raise ValueError(f"ids must be (B, {self.rows}, {self.cols}), got {ids.shape}")
         if out is None:
-            out = np.empty((b, self.height, self.width, 3), dtype=np.uint8)
+            out = self._new_output(b)
         elif out.shape != (b, self.height, self.width, 3) or not out.flags.c_contiguous:
             raise ValueError("out must be a C-contiguous uint8 array of shape (B, H, W, 3)")
         idx = self._index_buffer(b)
