@@ -501,3 +501,27 @@ def test_random_play_statistics_are_sane():
     assert sum(s["successes"] for s in states) < 0.2 * 30 * 64
     for s in states:
         assert not ref.find_lines(s["board"].tolist()) and any(ref.valid_swaps(s["board"].tolist()))
+
+
+def test_frame_memory_is_recycled_only_after_every_view_of_it_is_gone():
+    # 64 frames of 448x448 are 38.5 MB: the renderer recycles such buffers instead of asking the
+    # kernel for fresh zeroed pages every step, but never while any array still shows them.
+    vec = gym.make_vec("VLMGym/Swap-v0", num_envs=4)
+    vec.reset(seed=0)
+    renderer, game = vec.engine.renderer, vec.game
+    ids = game.sprite_ids(vec.engine.batch)
+    other = np.roll(ids, 1, axis=0)
+
+    def address(a):
+        return a.__array_interface__["data"][0]
+
+    first = renderer.compose(ids)
+    where, view, want = address(first), first[2], first[2].copy()
+    del first
+    second = renderer.compose(other)  # the view still shows the first buffer: fresh memory
+    assert address(second) != where and np.array_equal(view, want)
+    assert np.array_equal(second, renderer.compose(other, out=np.empty_like(second)))
+    del view
+    third = renderer.compose(other)  # now nothing shows it: reused, and fully rewritten
+    assert address(third) == where and np.array_equal(third, second)
+    assert third.flags.writeable and third.flags.c_contiguous and third.dtype == np.uint8

@@ -70,22 +70,21 @@ def find_lines(boards: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     sum of L - 3 over all lines (the long-line bonus).
     """
     b, r, c = boards.shape
-    eq_h = boards[:, :, 1:] == boards[:, :, :-1]
-    eq_v = boards[:, 1:, :] == boards[:, :-1, :]
-    win_h = eq_h[:, :, 1:] & eq_h[:, :, :-1]          # window of cells c..c+2 is one type
-    win_v = eq_v[:, 1:, :] & eq_v[:, :-1, :]
-    matched = np.zeros(boards.shape, dtype=bool)
+    n = r * c
+    flat = boards.reshape(b, n)  # row-major cells: a shift by one row is a shift by c
+    eq = flat[:, 1:] == flat[:, :-1]
+    win_h = eq[:, 1:] & eq[:, :-1]                    # window of cells i..i+2 is one type
+    win_h &= np.arange(n - 2) % c <= c - 3            # ... and does not wrap into the next row
+    eq = flat[:, c:] == flat[:, :-c]
+    win_v = eq[:, c:] & eq[:, :-c]                    # window of cells i, i+c, i+2c
+    matched = np.zeros((b, n), dtype=bool)
     for k in range(3):
-        matched[:, :, k : k + c - 2] |= win_h
-        matched[:, k : k + r - 2, :] |= win_v
-    # a line starts at a window whose predecessor window is not a line window
-    start_h = win_h.copy()
-    start_h[:, :, 1:] &= ~win_h[:, :, :-1]
-    start_v = win_v.copy()
-    start_v[:, 1:, :] &= ~win_v[:, :-1, :]
-    windows = win_h.sum(axis=(1, 2)) + win_v.sum(axis=(1, 2))
-    lines = start_h.sum(axis=(1, 2)) + start_v.sum(axis=(1, 2))
-    return matched, windows.astype(np.int64), lines.astype(np.int64)
+        matched[:, k : k + n - 2] |= win_h
+        matched[:, k * c : k * c + n - 2 * c] |= win_v
+    windows = win_h.sum(axis=1) + win_v.sum(axis=1)
+    # a window that continues the previous one of the same line does not start a new line
+    continued = (win_h[:, 1:] & win_h[:, :-1]).sum(axis=1) + (win_v[:, c:] & win_v[:, :-c]).sum(axis=1)
+    return matched.reshape(b, r, c), windows.astype(np.int64), (windows - continued).astype(np.int64)
 
 
 def valid_swap_mask(boards: np.ndarray) -> np.ndarray:
@@ -99,11 +98,18 @@ def valid_swap_mask(boards: np.ndarray) -> np.ndarray:
     ``(r, c)-(r, c+1)`` row-major, then vertical pairs ``(r, c)-(r+1, c)`` row-major.
     """
     b, r, c = boards.shape
-    pad = np.full((b, r + 4, c + 4), -1, dtype=np.int16)  # -1 never equals a tile type
-    pad[:, 2:-2, 2:-2] = boards
+    # Padded boards flattened row by row: a shift by (dr, dc) is one contiguous slice, so every
+    # comparison runs over long rows (the padding columns compute garbage that is cut off at the
+    # end). -1 never equals a tile type; the extra bottom row keeps the last slices in bounds.
+    w = c + 4
+    pad = np.full((b, r + 5, w), -1, dtype=np.int16)
+    pad[:, 2 : r + 2, 2 : c + 2] = boards
+    flat = pad.reshape(b, (r + 5) * w)
+    n, base = r * w, 2 * w + 2
 
     def at(dr: int, dc: int) -> np.ndarray:
-        return pad[:, 2 + dr : 2 + dr + r, 2 + dc : 2 + dc + c]
+        o = base + dr * w + dc
+        return flat[:, o : o + n]
 
     def completes(dr: int, dc: int) -> np.ndarray:
         """Whether the tile of the neighbour at (dr, dc) would complete a line in each cell."""
@@ -112,11 +118,15 @@ def valid_swap_mask(boards: np.ndarray) -> np.ndarray:
         back1, back2 = at(-dr, -dc) == v, at(-2 * dr, -2 * dc) == v
         side_m1, side_p1 = at(-er, -ec) == v, at(er, ec) == v
         side_m2, side_p2 = at(-2 * er, -2 * ec) == v, at(2 * er, 2 * ec) == v
-        return ((back1 & back2) | (side_m1 & side_m2) | (side_m1 & side_p1) | (side_p1 & side_p2))
+        out = back1 & back2
+        out |= side_m1 & side_m2
+        out |= side_m1 & side_p1
+        out |= side_p1 & side_p2
+        return out.reshape(b, r, w)[:, :, :c]
 
     h = (boards[:, :, :-1] != boards[:, :, 1:]) & (completes(0, 1)[:, :, :-1] | completes(0, -1)[:, :, 1:])
     v = (boards[:, :-1, :] != boards[:, 1:, :]) & (completes(1, 0)[:, :-1, :] | completes(-1, 0)[:, 1:, :])
-    return np.concatenate([h.reshape(b, -1), v.reshape(b, -1)], axis=1)
+    return np.concatenate([h.reshape(b, r * (c - 1)), v.reshape(b, (r - 1) * c)], axis=1)
 
 
 def swap_templates(rows: int, cols: int) -> np.ndarray:
@@ -320,7 +330,8 @@ class Swap(Game):
                            kind="stable")
         flat = np.broadcast_to(boards.reshape(m, 1, cells), (m, tries, cells))
         cand = np.take_along_axis(flat, order, axis=2).reshape(m * tries, rows, cols)
-        good = ~find_lines(cand)[0].any(axis=(1, 2)) & valid_swap_mask(cand).any(axis=1)
+        good = ~find_lines(cand)[0].any(axis=(1, 2))
+        good[good] = valid_swap_mask(cand[good]).any(axis=1)  # only line-free ones need the check
         good = good.reshape(m, tries)
         out = cand.reshape(m, tries, rows, cols)[np.arange(m), np.argmax(good, axis=1)]
         redeal = np.flatnonzero(~good.any(axis=1))
