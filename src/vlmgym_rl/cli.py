@@ -27,8 +27,6 @@ class G0ScriptArguments:
 
     model: str = field(metadata={"help": "Model id or path (a vision-language model with a processor)."})
     processor: str | None = field(default=None, metadata={"help": "Processor id or path (default: the model's)."})
-    resume_from_checkpoint: str | None = field(
-        default=None, metadata={"help": "Checkpoint directory to resume from, or 'last' for the newest one."})
 
 
 def parse_g0_args(argv: list[str]) -> tuple[Any, G0ScriptArguments]:
@@ -56,7 +54,8 @@ def _cmd_g0(argv: list[str]) -> int:
         trainer = build_g0_trainer(script.model, config, processor=processor)
     except (ValueError, TypeError, KeyError, OSError) as exc:
         raise _SetupError(str(exc)) from exc
-    resume: str | bool | None = True if script.resume_from_checkpoint == "last" else script.resume_from_checkpoint
+    # --resume_from_checkpoint DIR, or "last" for the newest checkpoint in --output-dir
+    resume: str | bool | None = True if config.resume_from_checkpoint == "last" else config.resume_from_checkpoint
     if isinstance(resume, str):
         from vlmgym_rl.callback import VLMGymCallback
 

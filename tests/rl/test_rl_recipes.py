@@ -1,0 +1,151 @@
+"""G0Config (the paper's recipe), the command line, and bad input caught before training starts."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+
+pytest.importorskip("trl")
+
+from datasets import load_from_disk  # noqa: E402
+
+from vlmgym_rl import G0Config, build_g0_trainer, load_processor  # noqa: E402
+from vlmgym_rl.cli import main, parse_g0_args  # noqa: E402
+from vlmgym_rl.states import build_state_dataset  # noqa: E402
+
+pytestmark = pytest.mark.rl
+
+CPU = dict(use_cpu=True, bf16=False, report_to="none")
+
+
+def test_defaults_are_the_papers_recipe(tmp_path):
+    cfg = G0Config(output_dir=str(tmp_path), **CPU)
+    assert (cfg.num_generations, cfg.temperature, cfg.learning_rate, cfg.epsilon, cfg.beta) == (5, 1.0, 1e-6, 0.2, 0.01)
+    assert cfg.lr_scheduler_type.value == "constant" and cfg.scale_rewards == "group" and cfg.loss_type == "grpo"
+    assert cfg.max_completion_length == 8192 and cfg.max_steps == 500 and cfg.remove_unused_columns is False
+    # 128 states x 5 answers = 640 completions = one optimizer step of 8 per device x 80 accumulations
+    assert cfg.states_per_step == 128 and cfg.gradient_accumulation_steps == 80
+    assert cfg.generation_batch_size == 640 and cfg.states_per_generation == 128
+    assert (cfg.format_reward_weight, cfg.perception_reward_weight, cfg.game_reward_mode) == (1.0, 0.0, "binary")
+    assert [s.env_id for s in cfg.game_specs()] == ["VLMGym/2048-v0"] and cfg.stream_states
+
+
+def test_every_field_can_be_overridden(tmp_path):
+    cfg = G0Config(output_dir=str(tmp_path), num_generations=4, learning_rate=3e-6, beta=0.0,
+                   states_per_step=None, gradient_accumulation_steps=3, env_ids=["VLMGym/2048-v0"],
+                   env_kwargs='{"VLMGym/2048-v0": {"size": 5}}', sampler_k=7, obs_mode="image+text", **CPU)
+    assert (cfg.num_generations, cfg.learning_rate, cfg.beta, cfg.gradient_accumulation_steps) == (4, 3e-6, 0.0, 3)
+    (spec,) = cfg.game_specs()
+    assert spec.env_kwargs == {"size": 5} and spec.k == 7 and spec.obs_mode == "image+text"
+    assert G0Config(output_dir=str(tmp_path), env_kwargs={"size": 3}, **CPU).game_specs()[0].env_kwargs == {"size": 3}
+
+
+@pytest.mark.parametrize("kwargs, message", [
+    ({"env_ids": ["VLMGym/Nope-v0"]}, "unknown env ids ['VLMGym/Nope-v0']; registered ids"),
+    ({"env_weights": [1.0, 2.0]}, "env_weights has 2 values for 1 env ids"),
+    ({"env_kwargs": "{not json"}, "env_kwargs must be a JSON object"),
+    ({"states_per_step": 3, "per_device_train_batch_size": 4}, "is not a multiple of per_device_train_batch_size"),
+    ({"states_per_step": 8, "gradient_accumulation_steps": 2}, "conflicts with states_per_step=8"),
+    ({"game_reward_mode": "dense"}, "game_reward_mode must be 'binary' or 'score'"),
+    ({"on_policy_fraction": 0.5, "stream_states": False}, "needs stream_states=True"),
+    ({"obs_mode": "text"}, "obs_mode for VLMGym/2048-v0 must be one of"),
+    ({"remove_unused_columns": True}, "remove_unused_columns must be False"),
+])
+def test_bad_configuration_fails_at_construction(tmp_path, kwargs, message):
+    with pytest.raises(ValueError) as err:
+        G0Config(output_dir=str(tmp_path), **{**CPU, **kwargs})
+    assert message in str(err.value)
+
+
+def small(tmp_path, **kw):
+    base = dict(output_dir=str(tmp_path / "run"), max_steps=1, per_device_train_batch_size=4, num_generations=2,
+                states_per_step=2, max_completion_length=4, env_eval_every=0, env_eval_at_end=False,
+                rollout_log=False, **CPU)
+    base.update(kw)
+    return G0Config(**base)
+
+
+def test_models_without_an_image_processor_are_refused(tiny_vlm_dir, tiny_vlm, tmp_path):
+    model, processor = tiny_vlm
+    # AutoProcessor cannot build the test processor class, so it falls back to a plain tokenizer
+    with pytest.raises(ValueError, match="has no image processor .*vision-language models"):
+        load_processor(str(tiny_vlm_dir))
+    with pytest.raises(ValueError, match="has no image processor"):
+        build_g0_trainer(model, small(tmp_path), processor=processor.tokenizer)
+    with pytest.raises(ValueError, match="cannot load a processor for"):
+        load_processor(str(tmp_path / "missing"))
+    model.config.name_or_path = ""
+    with pytest.raises(ValueError, match="in-memory model has no path"):
+        load_processor(model)
+    with pytest.raises(ValueError, match="beta > 0 needs the initial policy"):
+        build_g0_trainer(model, small(tmp_path), processor=processor)
+    with pytest.raises(TypeError, match="model must be a model id/path or a transformers model"):
+        build_g0_trainer(object(), small(tmp_path), processor=processor)
+
+
+def test_unusable_datasets_are_refused_before_training(tiny_vlm, tmp_path):
+    model, processor = tiny_vlm
+    ds = build_state_dataset("VLMGym/2048-v0", 4)
+    cfg = small(tmp_path)
+    with pytest.raises(ValueError, match=r"lacks columns \['state'\]"):
+        build_g0_trainer(model, cfg, processor=processor, train_dataset=ds.remove_columns("state"))
+    broken = ds.map(lambda r: {"state": r["state"][:-1]})
+    with pytest.raises(ValueError, match="row 0 of the training dataset cannot be scored"):
+        build_g0_trainer(model, cfg, processor=processor, train_dataset=broken)
+    unknown = ds.map(lambda r, i: {"env_id": "VLMGym/Nope-v0" if i == 3 else r["env_id"]}, with_indices=True)
+    with pytest.raises(ValueError, match="row 3 .* unknown env id 'VLMGym/Nope-v0'"):
+        build_g0_trainer(model, cfg, processor=processor, train_dataset=unknown)
+    with pytest.raises(TypeError, match="must be a datasets.Dataset or IterableDataset"):
+        build_g0_trainer(model, cfg, processor=processor, train_dataset=[dict(r) for r in ds])
+    with pytest.raises(ValueError, match="reward_weights needs 3 values"):
+        build_g0_trainer(model, small(tmp_path, reward_weights=[1.0]), processor=processor, train_dataset=ds)
+    with pytest.raises(ValueError, match=r"cannot build VLMGym/2048-v0 with env_kwargs \{'size': 99\}"):
+        build_g0_trainer(model, small(tmp_path, env_kwargs={"size": 99}), processor=processor)
+    with pytest.raises(ValueError, match="on_policy_fraction > 0 builds its own stream"):
+        build_g0_trainer(model, small(tmp_path, on_policy_fraction=0.5), processor=processor, train_dataset=ds)
+
+
+def test_on_policy_training_wires_the_pool_between_rewards_and_stream(tiny_vlm, tmp_path):
+    model, processor = tiny_vlm
+    trainer = build_g0_trainer(model, small(tmp_path, on_policy_fraction=0.5), processor=processor)
+    game = trainer.reward_funcs[0]
+    assert game.on_policy is not None and game.on_policy.fraction == 0.5
+    assert trainer.args.reward_weights == [1.0, 1.0, 0.0]
+
+
+def test_cli_parses_every_config_field():
+    cfg, script = parse_g0_args(["--env", "VLMGym/2048-v0", "--model", "Qwen/Qwen2.5-VL-7B-Instruct",
+                                 "--output-dir", "runs/x", "--learning_rate", "2e-6", "--use_lora",
+                                 "--perception_reward_weight", "0.1", "--env_kwargs", '{"size": 5}',
+                                 "--use_cpu", "--bf16", "false", "--report_to", "none"])
+    assert cfg.output_dir == "runs/x" and cfg.learning_rate == 2e-6 and cfg.use_lora
+    assert cfg.perception_reward_weight == 0.1 and cfg.game_specs()[0].env_kwargs == {"size": 5}
+    assert script.model == "Qwen/Qwen2.5-VL-7B-Instruct" and script.processor is None
+
+
+def test_cli_reports_bad_input_without_a_traceback(tiny_vlm_dir, tmp_path, capsys):
+    common = ["--output-dir", str(tmp_path / "o"), "--use_cpu", "--bf16", "false", "--report_to", "none"]
+    assert main(["g0", "--env", "VLMGym/Nope-v0", "--model", "m", *common]) == 2
+    assert "unknown env ids ['VLMGym/Nope-v0']" in capsys.readouterr().err
+    assert main(["g0", "--env", "VLMGym/2048-v0", "--model", str(tiny_vlm_dir), *common]) == 2
+    assert "has no image processor" in capsys.readouterr().err
+    assert main(["nope"]) == 2 and main(["--help"]) == 0
+
+
+def test_cli_saves_a_state_dataset(tmp_path):
+    out = tmp_path / "states"
+    assert main(["states", "--env", "VLMGym/2048-v0", "-n", "5", "--seed", "4", "--out", str(out)]) == 0
+    saved = load_from_disk(str(out))
+    assert saved["state_id"] == build_state_dataset("VLMGym/2048-v0", 5, seed=4)["state_id"]
+    assert main(["states", "--env", "VLMGym/Nope-v0", "-n", "5", "--out", str(out)]) == 2
+
+
+def test_console_script_is_installed():
+    out = subprocess.run([sys.executable, "-m", "vlmgym_rl.cli", "--help"], capture_output=True, text=True)
+    assert out.returncode == 0 and "vlmgym-rl g0" in out.stdout
+    from importlib.metadata import entry_points
+
+    (ep,) = [e for e in entry_points(group="console_scripts") if e.name == "vlmgym-rl"]
+    assert ep.value == "vlmgym_rl.cli:main"
