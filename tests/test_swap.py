@@ -382,6 +382,12 @@ def test_snapshots_round_trip_and_reject_impossible_boards():
             continue
         with pytest.raises(StateError, match=why):
             GameState.from_bytes(state.to_bytes())
+    for rules, why in (({**snap.rules, "colors": ["Pink"], "shapes": ["star"]}, "at least 3 tile types"),
+                       ({**snap.rules, "colors": ["steel blue", "Pink"]}, "canonical form"),
+                       ({**snap.rules, "rows": 40}, "rows must be an integer from 3 to 16"),
+                       ({"rows": 5, "cols": 7}, "colors")):
+        with pytest.raises(StateError, match=why):
+            GameState.from_bytes(GameState("swap", rules, snap.arrays).to_bytes())
     stuck = np.array([[(r + 2 * c) % 4 for c in range(7)] for r in range(5)], dtype=np.uint8)
     assert not ref.find_lines(stuck.tolist()) and not any(ref.valid_swaps(stuck.tolist()))
     with pytest.raises(StateError, match="no valid swap"):

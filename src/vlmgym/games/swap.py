@@ -184,6 +184,20 @@ def _check_side(name: str, value: Any) -> int:
     return int(value)
 
 
+def _resolve_rules(rows: Any, cols: Any, colors: Any, shapes: Any) -> dict[str, Any]:
+    """Validated rules in canonical form (``ValueError`` saying what is allowed)."""
+    rules = {"rows": _check_side("rows", rows), "cols": _check_side("cols", cols),
+             "colors": select_names(colors, list(COLORS), "colors"),
+             "shapes": select_names(shapes, SHAPES, "shapes")}
+    num_types = len(rules["colors"]) * len(rules["shapes"])
+    if num_types < MIN_TYPES:
+        raise ValueError(
+            f"Swap needs at least {MIN_TYPES} tile types (colors x shapes) so that a board with"
+            f" no line of three can be dealt; got {len(rules['colors'])} colour(s) x"
+            f" {len(rules['shapes'])} shape(s) = {num_types}")
+    return rules
+
+
 @register_game("swap")
 class Swap(Game):
     """Swap (match-3) on a ``rows`` x ``cols`` board of coloured-shape tiles.
@@ -243,20 +257,12 @@ class Swap(Game):
 
     def __init__(self, rows: int = 8, cols: int = 8, colors: int | Sequence[str] = 4,
                  shapes: int | Sequence[str] = 3):
-        self.rows = _check_side("rows", rows)
-        self.cols = _check_side("cols", cols)
-        self.colors = select_names(colors, list(COLORS), "colors")
-        self.shapes = select_names(shapes, SHAPES, "shapes")
+        self.rules = _resolve_rules(rows, cols, colors, shapes)
+        self.rows, self.cols = self.rules["rows"], self.rules["cols"]
+        self.colors, self.shapes = list(self.rules["colors"]), list(self.rules["shapes"])
         self.types = [(c, s) for c in self.colors for s in self.shapes]
-        if len(self.types) < MIN_TYPES:
-            raise ValueError(
-                f"Swap needs at least {MIN_TYPES} tile types (colors x shapes) so that a board with"
-                f" no line of three can be dealt; got {len(self.colors)} colour(s) x"
-                f" {len(self.shapes)} shape(s) = {len(self.types)}")
         self.num_types = len(self.types)
         self.names = [tile_name(c, s) for c, s in self.types]
-        self.rules = {"rows": self.rows, "cols": self.cols, "colors": list(self.colors),
-                      "shapes": list(self.shapes)}
         self.num_actions = self.rows * (self.cols - 1) + (self.rows - 1) * self.cols
         self._templates = swap_templates(self.rows, self.cols)
         self._diagonals = _diagonals(self.rows, self.cols)
@@ -265,8 +271,10 @@ class Swap(Game):
     # -- state -------------------------------------------------------------------------------
     @classmethod
     def state_fields(cls, rules: Mapping[str, Any]) -> dict[str, FieldSpec]:
-        rows, cols = _check_side("rows", rules["rows"]), _check_side("cols", rules["cols"])
-        return {"board": ((rows, cols), np.dtype(np.uint8))}
+        canonical = _resolve_rules(rules["rows"], rules["cols"], rules["colors"], rules["shapes"])
+        if canonical != dict(rules):
+            raise ValueError(f"rules {dict(rules)} are not in canonical form {canonical}")
+        return {"board": ((canonical["rows"], canonical["cols"]), np.dtype(np.uint8))}
 
     @classmethod
     def check_values(cls, rules: Mapping[str, Any], arrays: Mapping[str, np.ndarray]) -> None:
