@@ -191,3 +191,23 @@ def test_eval_summary_json_is_plain_json(tmp_path, env_kwargs_for):
     res = evaluate(EvalConfig(ids, runs=2, steps=3, out=str(tmp_path / "e"), video=False, curves=False,
                               progress=False))
     assert json.loads(json.dumps(res.summary)) == res.summary
+
+
+@pytest.mark.parametrize("env_id", IDS)
+def test_png_encoding_round_trips_every_board(env_id, env_kwargs_for):
+    import io
+
+    from PIL import Image
+
+    from vlmgym.eval.policies import encode_png
+
+    vec, qs = _queries(env_id, env_kwargs_for, n=2)
+    png = qs[0].png()
+    assert png is qs[0].png()  # encoded once per observation
+    with Image.open(io.BytesIO(png)) as img:
+        assert img.format == "PNG" and img.mode == "RGB"
+        assert np.array_equal(np.asarray(img), qs[0].image)
+    noise = np.random.default_rng(0).integers(0, 256, (7, 5, 3), dtype=np.uint8)
+    assert np.array_equal(np.asarray(Image.open(io.BytesIO(encode_png(noise)))), noise)
+    with pytest.raises(ValueError, match="uint8"):
+        encode_png(noise.astype(np.float32))

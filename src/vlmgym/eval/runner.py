@@ -309,7 +309,7 @@ class _GameRun:
     def apply(self, replies: Sequence[Reply], step: int) -> list[dict[str, Any]]:
         seen = self.info["board_text"]
         answers = [r.text if r.text is not None else "" for r in replies]
-        _, reward, terminated, truncated, info = self.vec.step(answers)
+        obs, reward, terminated, truncated, info = self.vec.step(answers)
         done = terminated | truncated
         final = info.get("final_info")
         records = []
@@ -344,7 +344,9 @@ class _GameRun:
                 "usage": r.usage,
             })
         self.episode += done
-        self._observe()
+        # the step's observations and info already describe the next boards (replaced ones too)
+        self.obs, self.info = obs, info
+        self.states = self.vec.get_states()
         return records
 
     def close(self) -> None:
