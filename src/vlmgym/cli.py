@@ -61,12 +61,13 @@ def _cmd_rollout(args: argparse.Namespace) -> int:
     out.mkdir(parents=True, exist_ok=True)
     env = gym.make(args.env_id, **parse_env_kwargs(args.kwargs))
     obs, info = env.reset(seed=args.seed)
-    game = env.unwrapped.game
+    core: Any = env.unwrapped
+    game = core.game
     rng = np.random.default_rng(args.seed)
     Image.fromarray(_image(obs)).save(out / "step_000.png")
     total = 0.0
     for t in range(1, args.steps + 1):
-        legal = np.flatnonzero(env.unwrapped.legal_actions())
+        legal = np.flatnonzero(core.legal_actions())
         pick = int(rng.choice(legal)) if len(legal) else int(rng.integers(game.num_actions))
         action = game.from_array(game.decode(np.array([pick]))[0])
         obs, reward, terminated, truncated, info = env.step(f"<answer>{game.format_answer(action)}</answer>")

@@ -47,10 +47,13 @@ class PlaySession:
 
     def __init__(self, env_id: str, seed: int | None = None, **env_kwargs: Any):
         import vlmgym  # noqa: F401  (registers the ids)
+        from vlmgym.envs.single import VLMGymEnv
 
         self.env = gym.make(env_id, render_mode="rgb_array", **env_kwargs)
         self.env_id = env_id
-        self.core = self.env.unwrapped
+        if not isinstance(self.env.unwrapped, VLMGymEnv):
+            raise ValueError(f"{env_id} is not a vlmgym environment")
+        self.core: VLMGymEnv = self.env.unwrapped
         self.game = self.core.game
         _, self.info = self.env.reset(seed=seed)
         self.selected: tuple[int, int] | None = None
@@ -135,7 +138,9 @@ class PlaySession:
         self.message = "new game"
 
     def frame(self) -> np.ndarray:
-        return self.env.render()
+        frame = self.core.render()
+        assert frame is not None  # render_mode="rgb_array"
+        return frame
 
     @property
     def prompt(self) -> str:

@@ -58,7 +58,8 @@ def expectimax_2048(game: Any, boards: np.ndarray) -> np.ndarray:
     legal1 = (new1 != first).reshape(len(first), -1).any(axis=1)
     # chance node: every empty cell x spawn value -> (B*4*cells*2) boards
     cells = n * n
-    spawned = np.repeat(new1, cells * len(_SPAWNS), axis=0).reshape(len(new1), cells, len(_SPAWNS), cells)
+    spawned: np.ndarray = np.repeat(new1, cells * len(_SPAWNS), axis=0).reshape(
+        len(new1), cells, len(_SPAWNS), cells)
     pos = np.arange(cells)
     empty = new1.reshape(len(new1), cells) == 0                              # (B*4, cells)
     for k, (exponent, _) in enumerate(_SPAWNS):
@@ -105,8 +106,8 @@ class OraclePolicy(Policy):
                 raise PolicyError("the oracle needs the game state and env in each query")
             groups.setdefault(id(q.env), []).append(i)
         for idx in groups.values():
-            env = queries[idx[0]].env
-            states = [queries[i].state for i in idx]
+            env: Any = queries[idx[0]].env
+            states: list[Any] = [queries[i].state for i in idx]
             game = env.game
             if game.action_kind == "direction" and hasattr(game, "move") and "board" in states[0].arrays:
                 picks = expectimax_2048(game, np.stack([s.arrays["board"] for s in states]))

@@ -317,7 +317,7 @@ def write_videos(out: str | Path, summary: dict[str, Any]) -> list[Path]:
     (out / "videos").mkdir(exist_ok=True)
     paths = []
     for env_id, g in summary["games"].items():
-        vec = gym.make_vec(env_id, num_envs=1, **config["identity"]["env_kwargs"])
+        vec: Any = gym.make_vec(env_id, num_envs=1, **config["identity"]["env_kwargs"])
         try:
             renderer = vec.engine.renderer
             per_step = [_decode_states(cp["games"][env_id]["states"]) for cp in checkpoints]
