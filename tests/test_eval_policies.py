@@ -211,3 +211,12 @@ def test_png_encoding_round_trips_every_board(env_id, env_kwargs_for):
     assert np.array_equal(np.asarray(Image.open(io.BytesIO(encode_png(noise)))), noise)
     with pytest.raises(ValueError, match="uint8"):
         encode_png(noise.astype(np.float32))
+
+
+def test_play_without_a_display_says_so(monkeypatch, capsys):
+    pygame = pytest.importorskip("pygame")
+    pygame.display.quit()
+    monkeypatch.setenv("SDL_VIDEODRIVER", "no-such-video-driver")
+    assert main(["play", "VLMGym/2048-v0"]) == 2
+    err = capsys.readouterr().err
+    assert "cannot open a window" in err and "needs a display" in err

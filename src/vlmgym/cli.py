@@ -205,7 +205,11 @@ def _cmd_play(args: argparse.Namespace) -> int:
     ids, env_kwargs = _split_targets(args.targets)
     if len(ids) != 1:
         raise UsageError("give exactly one environment id, e.g. vlmgym play VLMGym/2048-v0")
-    return play(ids[0], seed=args.seed, scale=args.scale, **env_kwargs)
+    try:
+        return play(ids[0], seed=args.seed, scale=args.scale, **env_kwargs)
+    except RuntimeError as exc:  # no display
+        print(f"vlmgym play: error: {exc}", file=sys.stderr)
+        return 2
 
 
 # -- bench ----------------------------------------------------------------------------------------

@@ -22,6 +22,8 @@ __all__ = ["KEY_DIRECTIONS", "PlaySession", "cell_at", "play", "run_window"]
 
 #: pygame key names -> 2048 directions (0 up, 1 right, 2 down, 3 left).
 KEY_DIRECTIONS = {"up": 0, "right": 1, "down": 2, "left": 3, "w": 0, "d": 1, "s": 2, "a": 3}
+_NO_DISPLAY = ("cannot open a window ({}). `vlmgym play` needs a display; on a headless machine use "
+               "`vlmgym eval` (videos of every run) or render_mode='rgb_array'")
 HELP = ("arrows/WASD: move (2048)   click two tiles: pair/swap   P: prompt   T: board text   "
         "U: undo   R: new game   H: help   Q/Esc: quit")
 
@@ -182,7 +184,10 @@ def run_window(session: PlaySession, scale: float = 1.0, max_frames: int | None 
     from vlmgym.envs.human import import_pygame
 
     pygame = import_pygame()
-    pygame.display.init()  # only what the window needs (no audio)
+    try:
+        pygame.display.init()  # only what the window needs (no audio)
+    except pygame.error as exc:
+        raise RuntimeError(_NO_DISPLAY.format(exc)) from exc
     pygame.font.init()
     try:
         board = session.frame()
@@ -192,8 +197,7 @@ def run_window(session: PlaySession, scale: float = 1.0, max_frames: int | None 
         try:
             screen = pygame.display.set_mode((width, bh + panel))
         except pygame.error as exc:
-            raise RuntimeError(f"cannot open a window ({exc}). `vlmgym play` needs a display; on a "
-                               "headless machine use `vlmgym eval` or render_mode='rgb_array'") from exc
+            raise RuntimeError(_NO_DISPLAY.format(exc)) from exc
         pygame.display.set_caption(f"vlmgym play {session.env_id}")
         font = pygame.font.Font(None, 20)
         mono = pygame.font.Font(None, 18)
