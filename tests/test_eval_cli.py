@@ -200,3 +200,27 @@ def test_existing_results_are_never_overwritten(tmp_path, capsys):
     # resuming a finished evaluation only rebuilds the reports
     assert main(["eval", "--resume", "--out", str(out), *QUIET]) == 0
     assert (out / "steps.jsonl").read_text() == before
+
+
+def test_ctrl_c_keeps_the_steps_so_far_and_says_how_to_resume(tmp_path, capsys, monkeypatch):
+    policy_file = tmp_path / "interrupt.py"
+    policy_file.write_text(textwrap.dedent("""
+        import os
+        calls = 0
+
+        def policy(queries):
+            global calls
+            calls += 1
+            if calls == 3 and os.environ.get("VLMGYM_TEST_INTERRUPT"):
+                raise KeyboardInterrupt
+            return ["<answer>0</answer>" for _ in queries]
+    """))
+    out = tmp_path / "ev"
+    monkeypatch.setenv("VLMGYM_TEST_INTERRUPT", "1")
+    assert main(["eval", "VLMGym/2048-v0", "--policy", f"{policy_file}:policy", "--runs", "2", "--steps",
+                 "5", "--out", str(out), *QUIET]) == 130
+    monkeypatch.delenv("VLMGYM_TEST_INTERRUPT")
+    assert f"vlmgym eval --resume --out {out}" in capsys.readouterr().err
+    assert {r["step"] for r in read_jsonl(out / "steps.jsonl")} == {1, 2}
+    assert main(["eval", "--resume", "--out", str(out), *QUIET]) == 0
+    assert len(read_jsonl(out / "steps.jsonl")) == 10

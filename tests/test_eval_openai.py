@@ -286,3 +286,27 @@ def test_policy_sends_text_only_in_text_mode(server, tmp_path, monkeypatch):
     assert body["messages"][0] == {"role": "system", "content": "be brief"}
     assert body["temperature"] == 0.7 and body["max_tokens"] == 64
     assert re.search(r"Current board:\n", body["messages"][-1]["content"][-1]["text"])
+
+
+def test_close_cuts_requests_in_flight_and_pending_retries(server):
+    server.script.extend([("sleep", 5.0), ("status", 503)])
+    client = ChatClient(server.url, KEY, timeout=30, max_retries=3, backoff=10.0)
+    errors = []
+
+    def call():
+        try:
+            client.chat(_body())
+        except RequestFailed as exc:
+            errors.append(str(exc))
+
+    threads = [threading.Thread(target=call) for _ in range(2)]
+    for t in threads:
+        t.start()
+    time.sleep(0.3)  # one request sleeps on the server, the other waits 5-10 s before retrying
+    start = time.perf_counter()
+    client.close()
+    for t in threads:
+        t.join(timeout=3)
+    assert not any(t.is_alive() for t in threads)
+    assert time.perf_counter() - start < 2.0
+    assert sorted(errors) == ["client closed", "client closed"]

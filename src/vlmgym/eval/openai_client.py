@@ -21,10 +21,12 @@ retries resend the same bytes; the body size is reported as ``request_bytes``.
 from __future__ import annotations
 
 import base64
+import contextlib
 import http.client
 import json
 import os
 import random
+import socket
 import threading
 import time
 import urllib.parse
@@ -158,6 +160,7 @@ class ChatClient:
         self._local = threading.local()
         self._open: set[http.client.HTTPConnection] = set()
         self._lock = threading.Lock()
+        self._closed = threading.Event()
         self._jitter = random.Random()
 
     # -- connections -------------------------------------------------------------------------
@@ -212,6 +215,8 @@ class ChatClient:
         start = time.perf_counter()
         last = ""
         for attempt in range(self.max_retries + 1):
+            if self._closed.is_set():
+                raise RequestFailed("client closed", attempt, retryable=False)
             try:
                 text, usage, finish = self._attempt(body)
                 return ChatResult(text, time.perf_counter() - start, attempt + 1, usage, finish)
@@ -225,14 +230,20 @@ class ChatClient:
                 delay = min(self.max_backoff, self.backoff * 2 ** attempt) * (0.5 + self._jitter.random() / 2)
                 if exc.retry_after is not None:
                     delay = max(delay, min(exc.retry_after, self.max_backoff))
-                time.sleep(delay)
+                self._closed.wait(delay)  # close() ends the wait
         raise RequestFailed(f"failed after {self.max_retries + 1} attempts: {last}", self.max_retries + 1)
 
     def close(self) -> None:
-        """Close every kept-alive connection (of all threads)."""
+        """Stop: pending retries give up and requests in flight are cut (their sockets are shut
+        down, which wakes the threads blocked on them). Used on Ctrl-C and at the end."""
+        self._closed.set()
         with self._lock:
             conns, self._open = list(self._open), set()
         for conn in conns:
+            sock = conn.sock
+            if sock is not None:
+                with contextlib.suppress(OSError):
+                    sock.shutdown(socket.SHUT_RDWR)
             conn.close()
 
 
@@ -309,5 +320,5 @@ class OpenAIPolicy(Policy):
         return list(self._pool.map(self._one, queries))
 
     def close(self) -> None:
+        self.client.close()  # cuts requests in flight, so an interrupted evaluation exits at once
         self._pool.shutdown(wait=False, cancel_futures=True)
-        self.client.close()
