@@ -107,6 +107,23 @@ def test_mask_and_terminal_detection_match_reference(boards):
         assert bool(over[i]) == (reason[i] is not None)
 
 
+@given(st.data())
+def test_remembered_pairs_equal_a_fresh_search_after_any_changes(data):
+    """The game keeps the last answer per batch size and searches only changed boards again."""
+    rows, cols = data.draw(sizes(max_side=6, area_by_4=True))
+    game = Shisensho(rows, cols, **BIG)
+    nb = data.draw(st.integers(1, 5))
+    boards = np.stack([data.draw(class_boards(rows, cols)) for _ in range(nb)])
+    sprites = np.where(boards >= 0, boards + 1, 0).astype(np.uint16)
+    for _ in range(3):
+        got = game._pairs(sprites)
+        fresh = legal_pairs(boards)
+        assert all(np.array_equal(a, f) for a, f in zip(got, fresh))
+        for i in data.draw(st.lists(st.integers(0, nb - 1), max_size=nb)):
+            boards[i] = data.draw(class_boards(rows, cols))
+        sprites = np.where(boards >= 0, boards + 1, 0).astype(np.uint16)
+
+
 # -- moves --------------------------------------------------------------------------------------
 @given(st.data())
 def test_moves_remove_only_matching_connectable_pairs(data):

@@ -45,31 +45,34 @@ _TILE_SETS = ("shapes", "cifar10", "folder")
 # Connectivity (the fast path)
 # ---------------------------------------------------------------------------------------------
 class _Geometry:
-    """Per-board lookup tables on the padded board (a ring of empty cells around the tiles).
+    """Per-board lookup tables for the connectivity test, built for a whole batch at once.
 
-    ``lo_h[(b * height + y) * width + x]``/``hi_h``: the first and last column that padded cell
-    ``(y, x)`` of board ``b`` reaches moving horizontally through empty cells, its own column included;
-    ``lo_v``/``hi_v``: the same for rows. Column ``k`` is empty strictly between rows ``top < bot``
-    exactly when ``hi_v`` at ``(top, k)`` is at least ``bot - 1``, so "some column in [lo, hi] is
-    clear" is a range-maximum query, answered in O(1) from sparse tables (``max_v``: maxima of
-    ``hi_v`` over runs of 2**j columns; ``max_h``: of ``hi_h`` over runs of 2**j rows).
+    Every board is padded with empty cells to a square of side ``max(rows, cols) + 2`` (the ring,
+    plus empty space beyond it on the short side, where a path is no better than in the ring) and
+    stacked with its transpose: planes ``0..B-1`` are the boards, ``B..2B-1`` their transposes, so
+    one pass along rows serves both orientations (a vertical-horizontal-vertical path on a board is
+    a horizontal-vertical-horizontal path on its transpose).
+
+    ``lo[p, y, x]``/``hi[p, y, x]`` (flattened): the first and last column that cell ``(y, x)`` of
+    plane ``p`` reaches moving along its row through empty cells, its own column included. Column
+    ``k`` of plane ``p`` is empty strictly between rows ``top < bot`` exactly when ``hi`` at
+    ``(k, top)`` of the partner plane (the transpose) is at least ``bot - 1``; so "some column in
+    ``[lo, hi]`` is clear" is a range-maximum query, O(1) with the sparse table ``spans`` (maxima
+    over runs of 2**j entries).
     """
 
     def __init__(self, filled: np.ndarray):
         nb, r, c = filled.shape
-        self.nb, self.height, self.width = nb, h, w = nb, r + 2, c + 2
-        pad = np.zeros((nb, h, w), dtype=bool)
-        pad[:, 1:-1, 1:-1] = filled
-        lo_h, hi_h = _reach(pad)
-        lo_v, hi_v = (a.transpose(0, 2, 1) for a in _reach(pad.transpose(0, 2, 1)))
-        # flat (board, padded cell) arrays: queries gather with one index
-        self.lo_h, self.hi_h = lo_h.reshape(-1), hi_h.reshape(-1)
-        self.lo_v = np.ascontiguousarray(lo_v).reshape(-1)
-        self.hi_v = np.ascontiguousarray(hi_v).reshape(-1)
-        self.max_v = _sparse_max(hi_v)                    # (J, B, H, W): runs along columns
-        self.max_h = _sparse_max(hi_h.transpose(0, 2, 1))  # (J, B, W, H): runs along rows
-        self.log2 = np.zeros(max(h, w) + 1, dtype=np.intp)
-        self.log2[2:] = np.floor(np.log2(np.arange(2, max(h, w) + 1))).astype(np.intp)
+        self.nb, self.side = nb, side = nb, max(r, c) + 2
+        pad = np.zeros((2 * nb, side, side), dtype=bool)
+        pad[:nb, 1 : r + 1, 1 : c + 1] = filled
+        pad[nb:, 1 : c + 1, 1 : r + 1] = filled.transpose(0, 2, 1)
+        lo, hi = _reach(pad)
+        self.lo, self.hi = lo.reshape(-1), hi.reshape(-1)
+        # hi of the transposed planes, partner first: spans[j, p, top, k] covers columns of plane p
+        partner_hi = np.concatenate([hi[nb:], hi[:nb]]).transpose(0, 2, 1)
+        self.spans = _sparse_max(partner_hi).reshape(-1)
+        self.plane = side * side
 
 
 def _reach(pad: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -101,32 +104,41 @@ def _sparse_max(a: np.ndarray) -> np.ndarray:
     return np.stack(levels)
 
 
-def _range_max(table: np.ndarray, log2: np.ndarray, line: np.ndarray, lo: np.ndarray,
-               hi: np.ndarray) -> np.ndarray:
-    """max(table[0].flat[line + lo .. line + hi]) for lo <= hi (``line``: flat start of a line)."""
-    j = log2[np.maximum(hi - lo + 1, 1)]
-    second = np.maximum(hi - (1 << j) + 1, 0)
-    base = j * table[0].size + line
-    flat = table.reshape(-1)
-    return np.maximum(flat[base + lo], flat[base + second])
+# floor(log2(n)) for the lengths of range-maximum queries
+_LOG2 = np.zeros(MAX_SIDE + 3, dtype=np.int32)
+_LOG2[2:] = np.floor(np.log2(np.arange(2, MAX_SIDE + 3))).astype(np.int32)
+
+
+def _hvh(g: _Geometry, p: np.ndarray, y1: np.ndarray, x1: np.ndarray, y2: np.ndarray,
+         x2: np.ndarray) -> np.ndarray:
+    """Horizontal-vertical-horizontal paths between padded cells of planes ``p`` (int32 arrays)."""
+    side = np.int32(g.side)
+    base = p * np.int32(g.plane)
+    # the columns both cells reach along their rows
+    f1 = base + y1 * side + x1
+    f2 = base + y2 * side + x2
+    lo = np.maximum(g.lo[f1], g.lo[f2])
+    hi = np.minimum(g.hi[f1], g.hi[f2])
+    top = np.minimum(y1, y2)
+    bot = np.maximum(y1, y2)
+    # one of them empty strictly between the two rows? (range maximum from two lookups)
+    j = _LOG2[np.maximum(hi - lo + 1, 1)]
+    start = j * np.int32(2 * g.nb * g.plane) + base + top * side
+    second = np.maximum(hi - (np.int32(1) << j) + 1, 0)
+    clear = np.maximum(g.spans[start + lo], g.spans[start + second]) >= bot - 1
+    return clear & (lo <= hi)
 
 
 def _connected(g: _Geometry, b: np.ndarray, y1: np.ndarray, x1: np.ndarray, y2: np.ndarray,
                x2: np.ndarray) -> np.ndarray:
-    """Connectivity of padded cells (y1, x1)-(y2, x2) on boards ``b`` (all int arrays (Q,))."""
-    h, w = g.height, g.width
-    base = b.astype(np.intp) * (h * w)
-    f1, f2 = base + y1 * w + x1, base + y2 * w + x2
-    # horizontal - vertical - horizontal: a column both cells reach, clear between their rows
-    lo = np.maximum(g.lo_h[f1], g.lo_h[f2]).astype(np.intp)
-    hi = np.minimum(g.hi_h[f1], g.hi_h[f2]).astype(np.intp)
-    top, bot = np.minimum(y1, y2), np.maximum(y1, y2)
-    ok = (lo <= hi) & (_range_max(g.max_v, g.log2, base + top * w, lo, hi) >= bot - 1)
-    # vertical - horizontal - vertical: a row both cells reach, clear between their columns
-    lo = np.maximum(g.lo_v[f1], g.lo_v[f2]).astype(np.intp)
-    hi = np.minimum(g.hi_v[f1], g.hi_v[f2]).astype(np.intp)
-    left, right = np.minimum(x1, x2), np.maximum(x1, x2)
-    ok |= (lo <= hi) & (_range_max(g.max_h, g.log2, base + left * h, lo, hi) >= right - 1)
+    """Connectivity of padded cells (y1, x1)-(y2, x2) on boards ``b`` (int arrays (Q,)).
+
+    Index arithmetic is int32 and each pass handles Q queries: the temporaries stay small, which
+    matters because fresh large allocations cost page faults on every call.
+    """
+    b, y1, x1, y2, x2 = (np.asarray(a, dtype=np.int32) for a in (b, y1, x1, y2, x2))
+    ok = _hvh(g, b, y1, x1, y2, x2)
+    ok |= _hvh(g, b + np.int32(g.nb), x1, y1, x2, y2)  # on the transpose: vertical first
     return ok
 
 
@@ -147,7 +159,10 @@ def connected(filled: np.ndarray, b: np.ndarray, r1: np.ndarray, c1: np.ndarray,
                       np.asarray(c2) + 1)
 
 
-def legal_pairs(classes: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+_Pairs = tuple[np.ndarray, np.ndarray, np.ndarray]
+
+
+def legal_pairs(classes: np.ndarray) -> _Pairs:
     """Every removable pair on boards of tile classes.
 
     Args:
@@ -337,6 +352,9 @@ class Shisensho(Game):
         # class of every sprite id; -1 for the empty sprite 0
         self._class_of = np.concatenate([[-1], np.repeat(np.arange(len(sizes)), sizes)]).astype(np.int64)
         self._cell_text = [" - "] + [f" {self.class_names[c]} " for c in self._class_of[1:]]
+        # memos keyed by board content (see _pairs and board_text); results never depend on them
+        self._pairs_cache: dict[tuple[int, ...], tuple[np.ndarray, _Pairs]] = {}
+        self._text_cache: dict[bytes, str] = {}
 
     @staticmethod
     def _image_set(tiles: str | ImageTiles, cifar10_path: Any, image_folder: Any,
@@ -480,7 +498,33 @@ class Shisensho(Game):
                        info={"tiles_left": left})
 
     def _pairs(self, board: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        return legal_pairs(self._class_of[board])
+        """Legal pairs of boards (B, R, C) of sprite ids, as :func:`legal_pairs` returns them.
+
+        Between calls most boards do not change (a step asks about the same boards twice, for
+        ``is_over`` and the action mask; the sampler's random moves are nearly all illegal), so
+        the answer for the last batch of each size is kept and only boards whose content changed
+        are searched again. The result is identical to a fresh search.
+        """
+        nb = len(board)
+        cached = self._pairs_cache.get(board.shape)
+        if cached is None:
+            pairs = legal_pairs(self._class_of[board])
+        else:
+            old_board, (ob, o1, o2) = cached
+            changed = (board != old_board).reshape(nb, -1).any(axis=1)
+            if not changed.any():
+                return cached[1]
+            idx = np.flatnonzero(changed)
+            nb_, n1, n2 = legal_pairs(self._class_of[board[idx]])
+            keep = ~changed[ob]
+            b = np.concatenate([ob[keep], idx[nb_]])
+            order = np.argsort(b, kind="stable")  # grouped by board, each board's order as fresh
+            pairs = (b[order], np.concatenate([o1[keep], n1])[order],
+                     np.concatenate([o2[keep], n2])[order])
+        if len(self._pairs_cache) >= 4 and board.shape not in self._pairs_cache:
+            self._pairs_cache.pop(next(iter(self._pairs_cache)))
+        self._pairs_cache[board.shape] = (board.copy(), pairs)
+        return pairs
 
     def legal_mask(self, batch: Batch) -> np.ndarray:
         board = batch["board"]
@@ -583,8 +627,18 @@ class Shisensho(Game):
 
     # -- text --------------------------------------------------------------------------------
     def board_text(self, batch: Batch, i: int) -> str:
-        names = self._cell_text
-        return "\n".join("|".join([names[v] for v in row]) for row in batch["board"][i].tolist())
+        board = batch["board"][i]
+        key = board.tobytes()
+        text = self._text_cache.get(key)
+        if text is None:
+            names = self._cell_text
+            cells = [names[v] for v in board.ravel().tolist()]
+            c = self.cols
+            text = "\n".join(["|".join(cells[k : k + c]) for k in range(0, len(cells), c)])
+            if len(self._text_cache) >= 65536:  # a memo, not a store: start afresh when large
+                self._text_cache.clear()
+            self._text_cache[key] = text
+        return text
 
     def text_max_length(self) -> int:
         widest = max(len(t) for t in self._cell_text)
