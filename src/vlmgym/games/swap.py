@@ -1,10 +1,10 @@
 """Swap (match-3), batched.
 
 Everything here works on whole batches of boards at once: line finding, gravity, refill and
-cascades (:meth:`Swap.apply`), the exact valid-swap enumeration (:func:`valid_swap_mask`) and the
-line-free deal/reshuffle (:meth:`Swap._fill`). The readable per-board reference that the tests hold
-this module to is ``tests/reference/swap_ref.py``; both follow the draw protocol below, so they
-produce identical boards from identical random streams.
+cascades (:meth:`Swap.apply`), the exact valid-swap enumeration (:func:`valid_swap_mask`), the
+deal (:meth:`Swap._fill`) and the reshuffle (:meth:`Swap._reshuffle`). The readable per-board
+reference that the tests hold this module to is ``tests/reference/swap_ref.py``; both follow the
+draw protocol below, so they produce identical boards from identical random streams.
 
 Draw protocol (per env, from its own stream in ``batch["rng"]``; an illegal swap draws nothing)
 ------------------------------------------------------------------------------------------------
