@@ -310,3 +310,10 @@ def test_close_cuts_requests_in_flight_and_pending_retries(server):
     assert not any(t.is_alive() for t in threads)
     assert time.perf_counter() - start < 2.0
     assert sorted(errors) == ["client closed", "client closed"]
+
+
+def test_extra_body_adds_and_removes_fields():
+    body = json.loads(build_chat_body("m", "hi", None, GenerationConfig(max_tokens=9), seed=None,
+                                      extra={"max_tokens": None, "max_completion_tokens": 9, "top_k": 5}))
+    assert "max_tokens" not in body and body["max_completion_tokens"] == 9 and body["top_k"] == 5
+    assert "seed" not in body and body["messages"][0]["content"] == [{"type": "text", "text": "hi"}]

@@ -91,8 +91,9 @@ def build_chat_body(model: str, text: str, image_png: bytes | None, generation: 
     }
     if seed is not None:
         body["seed"] = seed
-    if extra:
+    if extra:  # a None value removes a field (e.g. max_tokens for models that want max_completion_tokens)
         body.update(extra)
+        body = {k: v for k, v in body.items() if v is not None}
     return json.dumps(body, separators=(",", ":")).encode("utf-8")
 
 
@@ -269,7 +270,9 @@ class OpenAIPolicy(Policy):
         timeout, retries, backoff: see :class:`ChatClient`.
         generation: sampling settings; ``seed`` (plus the query's seed) is sent per request so
             sampling servers such as vLLM reproduce answers.
-        extra_body: extra JSON fields for every request (e.g. ``{"top_k": 20}``).
+        extra_body: extra JSON fields for every request (e.g. ``{"top_k": 20}``); a ``None``
+            value removes a field, e.g. ``{"max_tokens": None, "max_completion_tokens": 4096}``
+            for OpenAI reasoning models.
     """
 
     def __init__(self, model: str, *, base_url: str | None = None, api_key_env: str = "OPENAI_API_KEY",
