@@ -224,3 +224,16 @@ def test_ctrl_c_keeps_the_steps_so_far_and_says_how_to_resume(tmp_path, capsys, 
     assert {r["step"] for r in read_jsonl(out / "steps.jsonl")} == {1, 2}
     assert main(["eval", "--resume", "--out", str(out), *QUIET]) == 0
     assert len(read_jsonl(out / "steps.jsonl")) == 10
+
+
+def test_module_function_policy_from_the_working_directory(tmp_path):
+    import subprocess
+
+    (tmp_path / "my_policies.py").write_text("def up(queries):\n    return ['<answer>up</answer>'] * len(queries)\n")
+    exe = Path(sys.executable).with_name("vlmgym")
+    cmd = [str(exe)] if exe.exists() else [sys.executable, "-m", "vlmgym.cli"]
+    proc = subprocess.run([*cmd, "eval", "VLMGym/2048-v0", "--policy", "my_policies:up", "--runs", "1",
+                           "--steps", "2", "--out", "ev", *QUIET], cwd=tmp_path, capture_output=True, text=True,
+                          timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    assert {r["action"] for r in read_jsonl(tmp_path / "ev" / "steps.jsonl")} == {0}

@@ -29,6 +29,7 @@ import hashlib
 import importlib
 import importlib.util
 import inspect
+import os
 import struct
 import sys
 import zlib
@@ -259,6 +260,18 @@ class RandomPolicy(Policy):
 
 
 # -- building policies from a spec --------------------------------------------------------------
+def _import_user_module(name: str) -> Any:
+    """Import ``name``, also from the current directory (console scripts do not search it)."""
+    try:
+        return importlib.import_module(name)
+    except ModuleNotFoundError as exc:
+        cwd = os.getcwd()
+        if exc.name != name.split(".")[0] or cwd in sys.path or "" in sys.path:
+            raise
+        sys.path.insert(0, cwd)
+        return importlib.import_module(name)
+
+
 def _load_attr(spec: str) -> Any:
     """``module:attr`` or ``path/to/file.py:attr`` -> the attribute."""
     target, _, attr = spec.rpartition(":")
@@ -279,7 +292,7 @@ def _load_attr(spec: str) -> Any:
             loader_spec.loader.exec_module(module)
     else:
         try:
-            module = importlib.import_module(target)
+            module = _import_user_module(target)
         except ImportError as exc:
             raise PolicyError(
                 f"unknown policy {spec!r}: cannot import module {target!r} ({exc}). Built-in policies: "
