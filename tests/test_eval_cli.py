@@ -181,6 +181,8 @@ def test_python_api_with_a_policy_object(tmp_path):
     (["VLMGym/2048-v0", "--runs", "0"], "runs must be a positive integer"),
     (["VLMGym/2048-v0", "size=99"], "size must be an integer from 3 to 8"),
     (["VLMGym/2048-v0", "--resume"], "--resume needs --out"),
+    (["VLMGym/2048-v0", "action_mode=index"], "action_mode must be 'text'"),
+    (["VLMGym/2048-v0", "autoreset_mode=disabled"], "autoreset_mode must be 'same_step'"),
 ])
 def test_cli_errors_are_clear(args, message, tmp_path, capsys, monkeypatch):
     monkeypatch.delenv("VLMGYM_UNSET_KEY", raising=False)

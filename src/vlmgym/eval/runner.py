@@ -245,6 +245,8 @@ class _GameRun:
         from vlmgym.envs.vector import VLMGymVectorEnv
 
         self.env_id = env_id
+        if config.env_kwargs.get("action_mode", "text") != "text":
+            raise ValueError("the harness sends the policy's answers as text: action_mode must be 'text'")
         try:
             vec = gym.make_vec(env_id, num_envs=config.runs, **config.env_kwargs)
         except gym.error.Error as exc:
@@ -252,6 +254,10 @@ class _GameRun:
         if not isinstance(vec, VLMGymVectorEnv):
             vec.close()
             raise ValueError(f"{env_id} is not a vlmgym environment (its vector env is {type(vec).__name__})")
+        if vec.autoreset_mode != gym.vector.AutoresetMode.SAME_STEP:
+            vec.close()
+            raise ValueError("the harness replaces finished boards within the step: autoreset_mode must be "
+                             "'same_step'")
         self.vec = vec
         self.game = vec.game
         spec = gym.spec(env_id)
