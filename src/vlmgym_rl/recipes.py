@@ -220,7 +220,11 @@ def load_processor(model: Any, processor: Any = None) -> Any:
         try:
             processor = AutoProcessor.from_pretrained(name, padding_side="left")
         except (OSError, ValueError, ImportError) as exc:
-            raise ValueError(f"cannot load a processor for {name!r}: {exc}") from exc
+            hint = ""
+            if "video" in str(exc).lower() or "torchvision" in str(exc).lower():
+                hint = (" (Qwen2.5-VL's processor includes a video processor that needs torchvision: install "
+                        "the torchvision build matching your torch, or vlmgym[rl,vllm], which brings it)")
+            raise ValueError(f"cannot load a processor for {name!r}: {exc}{hint}") from exc
     if not isinstance(processor, ProcessorMixin) or getattr(processor, "image_processor", None) is None:
         raise ValueError(
             f"{name or 'the model'} has no image processor (got {type(processor).__name__}): vlmgym_rl trains "

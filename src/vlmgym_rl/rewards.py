@@ -124,9 +124,16 @@ class _Reward:
             self.__name__ = name
         self.seconds = 0.0  # time spent in this reward (observability for benchmarks)
         self.calls = 0
+        self.call_seconds: list[float] = []  # per call, the last 1000
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(name={self.__name__!r})"
+
+    def _timed(self, t0: float) -> None:
+        dt = time.perf_counter() - t0
+        self.calls += 1
+        self.seconds += dt
+        self.call_seconds = [*self.call_seconds[-999:], dt]
 
 
 class GameReward(_Reward):
@@ -282,8 +289,7 @@ class GameReward(_Reward):
             } for i in range(n)]
             for fn in list(self._listeners):
                 fn(records, trainer_state)
-        self.calls += 1
-        self.seconds += time.perf_counter() - t0
+        self._timed(t0)
         return rewards
 
     def _push_on_policy(self, blobs: Sequence[Any], env_ids: Sequence[Any], env_kwargs: Sequence[Any],
@@ -361,8 +367,7 @@ class FormatReward(_Reward):
         out: list[float | None] = [1.0 if format_ok(t) else 0.0 for t in texts]
         if texts:
             _log(log_metric, "vlmgym/format_rate", float(np.mean(out)))
-        self.calls += 1
-        self.seconds += time.perf_counter() - t0
+        self._timed(t0)
         return out
 
 
@@ -394,8 +399,7 @@ class PerceptionReward(_Reward):
             _log(log_metric, "vlmgym/P_acc", float(np.mean(valid)))
             _log(log_metric, "vlmgym/perception_cell_acc", float(np.mean(cells)))
             _log(log_metric, "vlmgym/localization_rate", float(np.mean([has_localization(t) for t in texts])))
-        self.calls += 1
-        self.seconds += time.perf_counter() - t0
+        self._timed(t0)
         return out
 
 

@@ -233,8 +233,11 @@ class StateSampler:
         states = list(states)
         if not states:
             return []
-        env = self._env(self._image_envs, i, len(states), spec.obs_mode)
-        env.set_states(states)
+        # One image env per power-of-two batch size (building an env costs more than drawing a
+        # few extra boards): pad with the last state, keep the first len(states) results.
+        size = 1 << (len(states) - 1).bit_length()
+        env = self._env(self._image_envs, i, size, spec.obs_mode)
+        env.set_states(states + [states[-1]] * (size - len(states)))
         obs, info = env.observe()
         frames = obs["image"] if isinstance(obs, dict) else obs
         steps = [0] * len(states) if policy_steps is None else list(policy_steps)
@@ -423,7 +426,9 @@ def _stream_rows(games: Sequence[GameSpec], seed: int, chunk_size: int, system_p
                 if n:
                     rows += sampler.rows(i, sampler.sample(i, int(n), _seed(seed, i, chunk + 1)))
             order = rng.permutation(len(rows))
-            stats["seconds"] = stats.get("seconds", 0.0) + time.perf_counter() - t0
+            dt = time.perf_counter() - t0
+            stats["seconds"] = stats.get("seconds", 0.0) + dt
+            stats.setdefault("chunk_seconds", []).append(dt)
             stats["states"] = stats.get("states", 0) + len(rows)
             stats["render_calls"] = sampler.render_calls
             for j in order:
@@ -447,7 +452,7 @@ def stream_state_dataset(games: GamesLike, *, seed: int = 0, chunk_size: int = 1
     skipping what was consumed, yields the same stream (except for on-policy states, which depend
     on the run). The returned dataset has no declared features: rows pass through as Python
     objects (PIL images are not re-encoded). ``dataset.vlmgym_stats`` reports time spent sampling
-    and rendering, states produced and pictures drawn.
+    and rendering (in total and per chunk), states produced and pictures drawn.
     """
     from datasets import IterableDataset
 

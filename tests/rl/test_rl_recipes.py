@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import re
+import shlex
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -149,3 +152,27 @@ def test_console_script_is_installed():
 
     (ep,) = [e for e in entry_points(group="console_scripts") if e.name == "vlmgym-rl"]
     assert ep.value == "vlmgym_rl.cli:main"
+
+
+EXAMPLES = Path(__file__).resolve().parents[2] / "examples" / "rl"
+
+
+@pytest.mark.parametrize("script", sorted(EXAMPLES.glob("*.sh")), ids=lambda p: p.name)
+def test_example_launchers_pass_valid_arguments(script, tmp_path):
+    """The GPU launchers cannot run here; their vlmgym-rl arguments must parse and size batches right."""
+    text = script.read_text()
+    body = text[text.index("G0_ARGS=(") + len("G0_ARGS=("):]
+    body = body[: body.index("\n)\n")]
+    values = {"MODEL": "Qwen/Qwen2.5-VL-7B-Instruct", "ENV_ID": "VLMGym/2048-v0", "OUT": str(tmp_path),
+              "PORT": "8000"}
+    body = re.sub(r"\$\{(\w+):-([^}]*)\}", lambda m: values.get(m.group(1), m.group(2)), body)
+    body = re.sub(r"\$(\w+)", lambda m: values[m.group(1)], body)
+    args = shlex.split(body, comments=True)
+    cfg, script_args = parse_g0_args([*args, "--use_cpu", "--bf16", "false"])
+    assert script_args.model == values["MODEL"] and cfg.output_dir == str(tmp_path)
+    processes = int(re.search(r"^NUM_PROCESSES=(\d+)$", text, re.M).group(1))
+    completions = cfg.states_per_step * cfg.num_generations
+    assert completions % (cfg.per_device_train_batch_size * processes) == 0
+    assert "accelerate/" in text and (EXAMPLES / "accelerate").is_dir()
+    for config in re.findall(r"accelerate/(\w+)\.yaml", text.replace("zero$ZERO", "zero3")):
+        assert (EXAMPLES / "accelerate" / f"{config}.yaml").is_file()
