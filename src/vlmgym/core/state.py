@@ -23,7 +23,7 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["GameState", "StateError", "stack_states", "unstack_states"]
+__all__ = ["GameState", "StateError", "freeze_rules", "stack_states", "unstack_states"]
 
 _MAGIC = b"VLMGYMS\x00"
 _VERSION = 1
@@ -38,6 +38,37 @@ _MAX_PAYLOAD = 1 << 28
 
 class StateError(ValueError):
     """A snapshot that cannot be used: corrupt bytes, wrong game, wrong shapes or values."""
+
+
+class _FrozenRules(Mapping[str, Any]):
+    """Read-only, JSON-normalised rule parameters, shared by every state of one game config."""
+
+    __slots__ = ("_data",)
+
+    def __init__(self, data: dict[str, Any]):
+        self._data = data
+
+    def __getitem__(self, key: str) -> Any:
+        return self._data[key]
+
+    def __iter__(self) -> Any:
+        return iter(self._data)
+
+    def __len__(self) -> int:
+        return len(self._data)
+
+    def __repr__(self) -> str:
+        return repr(self._data)
+
+
+def freeze_rules(rules: Mapping[str, Any]) -> Mapping[str, Any]:
+    """Normalise rules through JSON (plain data only; equal rules compare equal) and freeze them.
+
+    Already-frozen rules are returned as they are, so batches of snapshots share one mapping.
+    """
+    if isinstance(rules, _FrozenRules):
+        return rules
+    return _FrozenRules(json.loads(json.dumps(dict(rules), sort_keys=True)))
 
 
 def _freeze(a: np.ndarray) -> np.ndarray:
@@ -60,12 +91,21 @@ class GameState:
     _digest: str | None
 
     def __init__(self, game: str, rules: Mapping[str, Any], arrays: Mapping[str, np.ndarray]):
+        self._init(game, freeze_rules(rules), {k: _freeze(v) for k, v in arrays.items()})
+
+    def _init(self, game: str, rules: Mapping[str, Any], frozen: dict[str, np.ndarray]) -> None:
         init = object.__setattr__
         init(self, "_game", str(game))
-        # JSON round trip: rules must be plain data, and equal states compare equal.
-        init(self, "_rules", MappingProxyType(json.loads(json.dumps(dict(rules), sort_keys=True))))
-        init(self, "_arrays", MappingProxyType({k: _freeze(v) for k, v in sorted(arrays.items())}))
+        init(self, "_rules", rules)
+        init(self, "_arrays", MappingProxyType(dict(sorted(frozen.items()))))
         init(self, "_digest", None)
+
+    @classmethod
+    def _from_frozen(cls, game: str, rules: Mapping[str, Any], frozen: dict[str, np.ndarray]) -> GameState:
+        """Trusted constructor: ``rules`` from :func:`freeze_rules`, arrays already read-only."""
+        state = cls.__new__(cls)
+        state._init(game, rules, frozen)
+        return state
 
     # -- read access -------------------------------------------------------------------------
     @property
@@ -215,4 +255,7 @@ def unstack_states(game: str, rules: Mapping[str, Any], batch: Mapping[str, np.n
     """Split batch arrays back into per-env snapshots (optionally only ``indices``)."""
     n = len(next(iter(batch.values())))
     idx = range(n) if indices is None else indices
-    return [GameState(game, rules, {k: v[i] for k, v in batch.items()}) for i in idx]
+    frozen_rules = freeze_rules(rules)
+    # one read-only copy per field; each state views its row (no per-state copies)
+    copies = {k: _freeze(v) for k, v in batch.items()}
+    return [GameState._from_frozen(game, frozen_rules, {k: v[i] for k, v in copies.items()}) for i in idx]
