@@ -57,7 +57,7 @@ class _GeneratePolicy(Policy):
         self.generate = generate
         self.name = name
 
-    def __call__(self, queries: Sequence[Any]) -> list[str]:
+    def __call__(self, queries: Sequence[Any]) -> list[Any]:
         prompts = [[{"role": "user", "content": [{"type": "image"}, {"type": "text", "text": q.user_text()}]}]
                    for q in queries]
         answers = list(self.generate(prompts, [q.pil() for q in queries]))

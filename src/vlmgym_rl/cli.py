@@ -16,7 +16,7 @@ import argparse
 import json
 import sys
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
 __all__ = ["G0ScriptArguments", "main", "parse_g0_args"]
 
@@ -35,7 +35,7 @@ def parse_g0_args(argv: list[str]) -> tuple[Any, G0ScriptArguments]:
 
     from vlmgym_rl.recipes import G0Config
 
-    parser = HfArgumentParser((G0Config, G0ScriptArguments), prog="vlmgym-rl g0",
+    parser = HfArgumentParser(cast(Any, (G0Config, G0ScriptArguments)), prog="vlmgym-rl g0",
                               description="Train a VLM on vlmgym games with the G0 recipe (GRPO).")
     config, script = parser.parse_args_into_dataclasses(args=argv)
     return config, script

@@ -191,7 +191,7 @@ class G0Config(GRPOConfig):
 
     def game_specs(self) -> list[GameSpec]:
         """The training games as :class:`~vlmgym_rl.states.GameSpec` (weights, kwargs, K)."""
-        kwargs = self.env_kwargs or {}
+        kwargs: dict[str, Any] = self.env_kwargs if isinstance(self.env_kwargs, dict) else {}
         per_id = bool(kwargs) and all(k in vlmgym.ENV_IDS for k in kwargs)
         weights = self.env_weights or [1.0] * len(self.env_ids)
         specs = []
@@ -203,7 +203,7 @@ class G0Config(GRPOConfig):
     @property
     def states_per_generation(self) -> int:
         """States in one generation batch (all processes): the stream's chunk size."""
-        return int(self.generation_batch_size) // int(self.num_generations)
+        return int(self.generation_batch_size or 0) // int(self.num_generations or 1)
 
 
 # -- processor and dataset checks -------------------------------------------------------------------
@@ -343,7 +343,7 @@ def build_g0_trainer(model: Any, config: G0Config | None = None, *, processor: A
 
         peft_config = LoraConfig(r=config.lora_r, lora_alpha=config.lora_alpha, lora_dropout=config.lora_dropout,
                                  target_modules=config.lora_target_modules or "all-linear", task_type="CAUSAL_LM")
-    trainer = GRPOTrainer(model=model, reward_funcs=funcs, args=config, train_dataset=train_dataset,
+    trainer = GRPOTrainer(model=model, reward_funcs=list(funcs), args=config, train_dataset=train_dataset,
                           processing_class=processor, peft_config=peft_config, callbacks=callbacks,
                           **trainer_kwargs)
     trainer.add_callback(VLMGymCallback(

@@ -75,8 +75,9 @@ def _content_text(content: Any) -> str | None:
         return content
     if isinstance(content, (list, tuple)):
         parts = [b.get("text") for b in content if isinstance(b, dict) and b.get("type") == "text"]
-        if parts and all(isinstance(p, str) for p in parts):
-            return "".join(parts)
+        texts = [p for p in parts if isinstance(p, str)]
+        if parts and len(texts) == len(parts):
+            return "".join(texts)
         if not content:
             return ""
     return None
@@ -105,7 +106,7 @@ def _column(columns: dict[str, Any], name: str, n: int, reward: str) -> list[Any
     return values
 
 
-def _log(log_metric: Callable[[str, float], None] | None, name: str, value: float) -> None:
+def _log(log_metric: Callable[[str, float], None] | None, name: str, value: Any) -> None:
     if log_metric is not None:
         log_metric(name, float(value))
 
@@ -128,6 +129,9 @@ class _Reward:
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(name={self.__name__!r})"
+
+    def __call__(self, prompts: Any = None, completions: Any = None, **kwargs: Any) -> list[float | None]:
+        raise NotImplementedError
 
     def _timed(self, t0: float) -> None:
         dt = time.perf_counter() - t0
@@ -366,7 +370,7 @@ class FormatReward(_Reward):
         texts, _ = _texts(completions)
         out: list[float | None] = [1.0 if format_ok(t) else 0.0 for t in texts]
         if texts:
-            _log(log_metric, "vlmgym/format_rate", float(np.mean(out)))
+            _log(log_metric, "vlmgym/format_rate", float(np.mean([v for v in out if v is not None])))
         self._timed(t0)
         return out
 

@@ -371,7 +371,7 @@ class OnPolicyPool:
 
     def take(self, n: int) -> list[tuple[str, str, bytes, int]]:
         """Remove and return up to ``n`` of the newest states."""
-        out = []
+        out: list[tuple[str, str, bytes, int]] = []
         with self._lock:
             while self._items and len(out) < n:
                 out.append(self._items.pop())
@@ -396,7 +396,7 @@ def _lookup_pool(pool_id: str) -> OnPolicyPool:
 
 
 def _stream_rows(games: Sequence[GameSpec], seed: int, chunk_size: int, system_prompt: str | None,
-                 pool: OnPolicyPool | None, stats: dict[str, float]) -> Iterator[dict[str, Any]]:
+                 pool: OnPolicyPool | None, stats: dict[str, Any]) -> Iterator[dict[str, Any]]:
     import time
 
     sampler = StateSampler(games, system_prompt=system_prompt)

@@ -21,6 +21,8 @@ from conftest import BASE_IDS
 
 pytest.importorskip("trl")
 
+from transformers import TrainerCallback  # noqa: E402
+
 from vlmgym.core.answer import format_ok, perception_exact  # noqa: E402
 from vlmgym_rl import G0Config, build_g0_trainer, stream_state_dataset, train_g0  # noqa: E402
 from vlmgym_rl.states import build_state_dataset  # noqa: E402
@@ -161,6 +163,16 @@ def test_resume_continues_the_same_state_stream_and_weights(tiny_vlm_dir, tmp_pa
         assert np.allclose(a.detach(), b.detach(), atol=1e-6), k
 
 
+class Tracker(TrainerCallback):
+    """Stands in for a tracker integration (wandb, tensorboard): records what on_log receives."""
+
+    def __init__(self):
+        self.logs = []
+
+    def on_log(self, args, state, control, logs=None, **kwargs):
+        self.logs.append(dict(logs or {}))
+
+
 def test_train_g0_samples_real_generations_with_lora_and_evaluates_in_env(tiny_vlm_dir, tmp_path):
     from tiny_vlm import load_tiny_vlm
 
@@ -169,7 +181,8 @@ def test_train_g0_samples_real_generations_with_lora_and_evaluates_in_env(tiny_v
                  max_completion_length=8, use_lora=True, lora_r=4, lora_alpha=8, env_eval_every=2,
                  env_eval_at_end=True, env_eval_runs=2, env_eval_episode_steps=2, env_eval_max_new_tokens=4,
                  rollout_log=True)
-    trainer = train_g0(str(tiny_vlm_dir), cfg, processor=processor)  # TRL loads the model from the path
+    tracker = Tracker()
+    trainer = train_g0(str(tiny_vlm_dir), cfg, processor=processor, callbacks=[tracker])  # TRL loads the path
     assert type(trainer.model).__name__.startswith("Peft")
     assert (Path(cfg.output_dir) / "adapter_config.json").exists()
     evals = [h for h in trainer.state.log_history if "vlmgym_eval/2048-v0/metric" in h]
@@ -181,6 +194,9 @@ def test_train_g0_samples_real_generations_with_lora_and_evaluates_in_env(tiny_v
         assert evals[0][f"vlmgym_eval/2048-v0/{name}"] == pytest.approx(stats[name]["mean"])
     train_logs = [h for h in trainer.state.log_history if "rewards/game_reward/mean" in h]
     assert [h["step"] for h in train_logs] == [1, 2]  # the evaluation's log did not eat a training log
+    # what trackers see: every callback's on_log got the evaluation and the vlmgym training metrics
+    assert any("vlmgym_eval/2048-v0/metric" in logs for logs in tracker.logs)
+    assert sum("vlmgym/2048-v0/reward" in logs and "vlmgym/P_acc" in logs for logs in tracker.logs) == 2
     lines = (Path(cfg.output_dir) / "rollouts" / "rollouts.jsonl").read_text().splitlines()
     assert len(lines) == 2 * 2 * 2 and all(json.loads(x)["status"] in {"ok", "illegal", "unparsable"}
                                            for x in lines)
