@@ -200,7 +200,9 @@ class VLMGymCallback(TrainerCallback):
             if sid is not None and sid not in self._saved_images:
                 path = images / f"{sid}.png"
                 if image is not None and hasattr(image, "save") and not path.exists():
-                    image.save(path)
+                    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")  # processes may share states
+                    image.save(tmp, format="PNG")
+                    os.replace(tmp, path)
                 self._saved_images.add(sid)
             row = {"step": step, "mode": mode, **r,
                    "image": f"images/{sid}.png" if sid is not None else None}

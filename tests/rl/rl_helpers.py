@@ -66,7 +66,12 @@ class ScriptedRollout:
         self._answers: dict[str, list[str]] = {}
         self.calls = 0
 
+    #: answers for pictures of states the script was not given (e.g. on-policy states of 2048)
+    fallback = ["<answer>0</answer>", "<answer>1</answer>", "no idea", "<answer>2</answer>"]
+
     def answers_for(self, key: str) -> list[str]:
+        if key not in self.states:
+            return self.fallback
         if key not in self._answers:
             env_id, kwargs, state = self.states[key]
             self._answers[key] = scripted_answers(env_id, kwargs, state)

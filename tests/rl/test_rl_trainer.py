@@ -163,6 +163,23 @@ def test_resume_continues_the_same_state_stream_and_weights(tiny_vlm_dir, tmp_pa
         assert np.allclose(a.detach(), b.detach(), atol=1e-6), k
 
 
+def test_on_policy_states_reach_training(tiny_vlm, tmp_path):
+    model, processor = tiny_vlm
+    cfg = config(tmp_path, max_steps=3, states_per_step=4, per_device_train_batch_size=16, rollout_log=True,
+                 on_policy_fraction=0.5, state_seed=2)
+    rollout = ScriptedRollout(processor, _stream_rows(cfg.game_specs(), 2, 4, 4), cfg.num_generations)
+    trainer = build_g0_trainer(model, cfg, processor=processor, rollout_func=rollout)
+    trainer.train()
+    pool = trainer.reward_funcs[0].on_policy
+    assert pool.pushed >= 4 and pool.taken >= 2  # every group with a legal move pushes its next state
+    lines = [json.loads(x) for x in (Path(cfg.output_dir) / "rollouts" / "rollouts.jsonl").read_text().splitlines()]
+    on = [r for r in lines if r["source"] == "on_policy"]
+    assert on and all(r["policy_steps"] >= 1 and r["step"] >= 2 for r in on)
+    assert all(r["source"] == "sampled" for r in lines if r["step"] == 1)
+    rates = [h["vlmgym/on_policy_rate"] for h in trainer.state.log_history if "vlmgym/on_policy_rate" in h]
+    assert rates[0] == 0.0 and max(rates) == 0.5
+
+
 class Tracker(TrainerCallback):
     """Stands in for a tracker integration (wandb, tensorboard): records what on_log receives."""
 
