@@ -24,7 +24,7 @@ from vlmgym.core.tiles import COLORS, GRID_COLOR, TILE_COLOR, _draw_shape  # noq
 from vlmgym.games.shisensho import PAPER_SHAPES, legal_pairs  # noqa: E402
 
 BATCH = 64
-STEPS = 10
+STEPS = 5
 PAPER = "VLMGym/Shisensho-v0"  # 6x6, 9 kinds drawn from 16 colours x 6 shapes
 TYPES = [(c, s) for c in COLORS for s in PAPER_SHAPES]
 EMPTY = (92, 92, 100)
@@ -157,7 +157,7 @@ def main() -> list[tuple[str, str, str]]:
             acts = policy(state["naive_mask"], rng)
             state["naive_mask"] = np.array([env.step(int(a))[2] for env, a in zip(naive, acts)])
 
-    t = side_by_side({"index": run_index, "text": run_text, "naive": run_naive}, repeat=3)
+    t = side_by_side({"index": run_index, "text": run_text, "naive": run_naive}, repeat=11)
     sps = {k: STEPS * BATCH / v for k, v in t.items()}
 
     # 3. the paper's state sampler: 250 random steps, then one observation

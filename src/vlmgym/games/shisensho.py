@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping, Sequence
+from functools import lru_cache
 from typing import Any
 
 import numpy as np
@@ -71,7 +72,7 @@ class _Geometry:
         self.lo, self.hi = lo.reshape(-1), hi.reshape(-1)
         # hi of the transposed planes, partner first: spans[j, p, top, k] covers columns of plane p
         partner_hi = np.concatenate([hi[nb:], hi[:nb]]).transpose(0, 2, 1)
-        self.spans = _sparse_max(partner_hi).reshape(-1)
+        self.spans = _sparse_max(partner_hi).reshape(-1)  # contiguous: the table is a fresh array
         self.plane = side * side
 
 
@@ -93,15 +94,15 @@ def _reach(pad: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 def _sparse_max(a: np.ndarray) -> np.ndarray:
     """Sparse table along the last axis: ``out[j, ..., k] = max(a[..., k : k + 2**j])``."""
     n = a.shape[-1]
-    levels = [np.ascontiguousarray(a)]
+    out = np.empty((int(_LOG2[n]) + 1, *a.shape), dtype=a.dtype)
+    out[0] = a
     span = 1
-    while 2 * span <= n:
-        prev = levels[-1]
-        nxt = prev.copy()  # entries past the end are never asked for; keep them finite
-        nxt[..., : n - span] = np.maximum(prev[..., : n - span], prev[..., span:])
-        levels.append(nxt)
+    for j in range(1, len(out)):
+        prev, cur = out[j - 1], out[j]
+        np.maximum(prev[..., : n - span], prev[..., span:], out=cur[..., : n - span])
+        cur[..., n - span :] = prev[..., n - span :]  # never asked for; kept finite
         span *= 2
-    return np.stack(levels)
+    return out
 
 
 # floor(log2(n)) for the lengths of range-maximum queries
@@ -175,8 +176,12 @@ def legal_pairs(classes: np.ndarray) -> _Pairs:
     n_b, rows, cols = classes.shape
     n = rows * cols
     flat = classes.reshape(n_b, n)
-    big = np.iinfo(np.int64).max
-    key = np.where(flat >= 0, flat.astype(np.int64), big)
+    if flat.size and int(flat.max()) < _EMPTY_KEY:
+        key = flat.astype(np.uint16)  # -1 wraps to _EMPTY_KEY; numpy radix-sorts 16-bit keys
+        empty = _EMPTY_KEY
+    else:
+        empty = np.iinfo(np.int64).max
+        key = np.where(flat >= 0, flat.astype(np.int64), empty)
     order = np.argsort(key, axis=1, kind="stable")  # equal classes become neighbours, cells ascending
     sk = np.take_along_axis(key, order, axis=1)
     # Within a run of at most four equal keys every pair is at sorted distance 1, 2 or 3; the
@@ -184,13 +189,26 @@ def legal_pairs(classes: np.ndarray) -> _Pairs:
     same = np.zeros((n_b, 3, n), dtype=bool)
     for d in (1, 2, 3):
         if d < n:
-            same[:, d - 1, : n - d] = (sk[:, :-d] == sk[:, d:]) & (sk[:, :-d] != big)
+            np.logical_and(sk[:, :-d] == sk[:, d:], sk[:, :-d] != empty, out=same[:, d - 1, : n - d])
     b, dd, ii = np.nonzero(same)  # row-major: grouped by board
-    p1 = order[b, ii]
-    p2 = order[b, ii + dd + 1]
+    first = b * n + ii
+    flat_order = order.reshape(-1)
+    p1 = flat_order[first]
+    p2 = flat_order[first + dd + 1]
+    row_of, col_of = _cell_coords(rows, cols)
     g = _Geometry(flat.reshape(n_b, rows, cols) >= 0)
-    ok = _connected(g, b, p1 // cols + 1, p1 % cols + 1, p2 // cols + 1, p2 % cols + 1)
+    ok = _connected(g, b.astype(np.int32), row_of[p1], col_of[p1], row_of[p2], col_of[p2])
     return b[ok], p1[ok], p2[ok]
+
+
+_EMPTY_KEY = 0xFFFF
+
+
+@lru_cache(maxsize=64)
+def _cell_coords(rows: int, cols: int) -> tuple[np.ndarray, np.ndarray]:
+    """Padded row and column (int32) of every flat cell index of a rows x cols board."""
+    cells = np.arange(rows * cols, dtype=np.int32)
+    return cells // cols + 1, cells % cols + 1
 
 
 def _pick_per_group(group: np.ndarray, eligible: np.ndarray, u: np.ndarray) -> np.ndarray:
@@ -480,15 +498,15 @@ class Shisensho(Game):
         e = np.flatnonzero(inside)
         legal = np.zeros(nb, dtype=bool)
         if e.size:
-            cls = self._class_of[board[e]]
-            k1 = cls[np.arange(e.size), r1[e], c1[e]]
-            k2 = cls[np.arange(e.size), r2[e], c2[e]]
+            a1, b1, a2, b2 = r1[e], c1[e], r2[e], c2[e]
+            k1 = self._class_of[board[e, a1, b1]]
+            k2 = self._class_of[board[e, a2, b2]]
             cand = (k1 >= 0) & (k1 == k2)
             if cand.any():
                 sel = np.flatnonzero(cand)
-                g = _Geometry(cls[sel] >= 0)
-                ok = _connected(g, np.arange(sel.size), r1[e][sel] + 1, c1[e][sel] + 1,
-                                r2[e][sel] + 1, c2[e][sel] + 1)
+                g = _Geometry(board[e[sel]] > 0)
+                ok = _connected(g, np.arange(sel.size), a1[sel] + 1, b1[sel] + 1, a2[sel] + 1,
+                                b2[sel] + 1)
                 legal[e[sel[ok]]] = True
         hit = np.flatnonzero(legal)
         board[hit, r1[hit], c1[hit]] = 0
@@ -513,6 +531,7 @@ class Shisensho(Game):
             old_board, (ob, o1, o2) = cached
             changed = (board != old_board).reshape(nb, -1).any(axis=1)
             if not changed.any():
+                self._pairs_cache[board.shape] = self._pairs_cache.pop(board.shape)  # now most recent
                 return cached[1]
             idx = np.flatnonzero(changed)
             nb_, n1, n2 = legal_pairs(self._class_of[board[idx]])
@@ -521,7 +540,10 @@ class Shisensho(Game):
             order = np.argsort(b, kind="stable")  # grouped by board, each board's order as fresh
             pairs = (b[order], np.concatenate([o1[keep], n1])[order],
                      np.concatenate([o2[keep], n2])[order])
-        if len(self._pairs_cache) >= 4 and board.shape not in self._pairs_cache:
+        # least recently used first: autoreset sub-batches of varying size must not push out the
+        # main batch
+        self._pairs_cache.pop(board.shape, None)
+        if len(self._pairs_cache) >= 4:
             self._pairs_cache.pop(next(iter(self._pairs_cache)))
         self._pairs_cache[board.shape] = (board.copy(), pairs)
         return pairs
@@ -536,11 +558,18 @@ class Shisensho(Game):
         return mask
 
     def _over(self, board: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(no removable pair, board empty) per board."""
         nb = len(board)
-        b, _, _ = self._pairs(board)
-        movable = np.zeros(nb, dtype=bool)
-        movable[b] = True
-        cleared = ~(board.reshape(nb, -1) > 0).any(axis=1)
+        cls = self._class_of[board]
+        filled = cls >= 0
+        cleared = ~filled.reshape(nb, -1).any(axis=1)
+        # Two tiles of a kind side by side are always removable (nothing lies between them), so
+        # only boards without such a neighbour pair need the path search.
+        movable = ((cls[:, :, 1:] == cls[:, :, :-1]) & filled[:, :, 1:]).reshape(nb, -1).any(axis=1)
+        movable |= ((cls[:, 1:] == cls[:, :-1]) & filled[:, 1:]).reshape(nb, -1).any(axis=1)
+        if not (movable | cleared).all():
+            b, _, _ = self._pairs(board)  # searches only boards that changed since last asked
+            movable[b] = True
         return ~movable, cleared
 
     def is_over(self, batch: Batch) -> tuple[np.ndarray, np.ndarray]:
@@ -611,6 +640,11 @@ class Shisensho(Game):
         return safe
 
     # -- actions -----------------------------------------------------------------------------
+    def from_array(self, row: np.ndarray) -> Any:
+        """``[r1, c1, r2, c2]`` -> ``((r1, c1), (r2, c2))`` (python ints; called once per env)."""
+        r1, c1, r2, c2 = row.tolist()
+        return ((r1, c1), (r2, c2))
+
     def decode(self, index: np.ndarray) -> np.ndarray:
         idx = np.asarray(index, dtype=np.int64).reshape(-1)
         first, second = np.divmod(idx, self._n)
