@@ -230,7 +230,12 @@ class VLMGymCallback(TrainerCallback):
 
             convs = [prepare_multimodal_messages(p, images=[im]) for p, im in zip(prompts, images)]
             texts = [processor.apply_chat_template(c, tokenize=False, add_generation_prompt=True) for c in convs]
-            inputs = processor(text=texts, images=list(images), padding=True, return_tensors="pt")
+            side = tokenizer.padding_side
+            tokenizer.padding_side = "left"  # batched generation continues every prompt at its end
+            try:
+                inputs = processor(text=texts, images=list(images), padding=True, return_tensors="pt")
+            finally:
+                tokenizer.padding_side = side
             inputs = {k: v.to(trainer.accelerator.device) if hasattr(v, "to") else v for k, v in inputs.items()}
             with unwrap_model_for_generation(
                     trainer.model_wrapped, trainer.accelerator,
