@@ -191,6 +191,12 @@ class Game(abc.ABC):
             return np.array(actions, dtype=np.int64).reshape(-1, 1)
         return np.array(actions, dtype=np.int64).reshape(-1, 4)
 
+    def from_arrays(self, arr: np.ndarray) -> list[Action]:
+        """Inverse of :meth:`to_arrays` (python ints), for a whole batch at once."""
+        if self.action_kind == "direction":
+            return [int(x) for x in arr[:, 0].tolist()]
+        return [((r1, c1), (r2, c2)) for r1, c1, r2, c2 in arr.tolist()]
+
     def from_array(self, row: np.ndarray) -> Action:
         """Inverse of :meth:`to_array` (python ints)."""
         if self.action_kind == "direction":

@@ -202,8 +202,8 @@ class Engine:
         if self.action_mode == "index":
             idx = self.check_index_actions(actions, n)
             arr[:] = game.decode(idx)
-            for i in range(n):
-                parsed[i] = game.from_array(arr[i])
+            for i, action in enumerate(game.from_arrays(arr)):
+                parsed[i] = action
             return arr, np.ones(n, dtype=bool), parsed, None
         if isinstance(actions, str) or not isinstance(actions, Sequence) and not isinstance(actions, np.ndarray):
             raise TypeError(f"text actions must be a sequence of {n} strings, got {type(actions).__name__}")
