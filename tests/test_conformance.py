@@ -209,7 +209,7 @@ def test_vector_autoreset_modes(env_id, env_kwargs_for):
 
 
 @pytest.mark.parametrize("env_id", IDS)
-def test_sampler_draws_once(env_id, env_kwargs_for):
+def test_sampler_draws_once(env_id, env_kwargs_for, monkeypatch):
     vec = make_vec(env_id, env_kwargs_for, 4)
     vec.reset(seed=0)
     calls = vec.engine.render_calls
@@ -220,6 +220,19 @@ def test_sampler_draws_once(env_id, env_kwargs_for):
     sampled = vlmgym.sample_states(env_id, 3, seed=1, **env_kwargs_for.get(env_id, {}))
     again = vlmgym.sample_states(env_id, 3, seed=1, **env_kwargs_for.get(env_id, {}))
     assert sampled.states == again.states and np.array_equal(sampled.obs, again.obs)
+    # the whole sampler (reset, K moves, observe) composes frames exactly once
+    from vlmgym.envs.engine import Engine
+
+    counted: list[int] = []
+    original = Engine.frames
+
+    def counting(self, batch):
+        counted.append(len(batch["rng"]))
+        return original(self, batch)
+
+    monkeypatch.setattr(Engine, "frames", counting)
+    vlmgym.sample_states(env_id, 5, seed=2, **env_kwargs_for.get(env_id, {}))
+    assert counted == [5]
 
 
 @pytest.mark.parametrize("env_id", IDS)

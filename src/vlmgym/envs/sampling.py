@@ -37,7 +37,7 @@ def sample_states(env_id: str, n: int, *, k: int | None = None, seed: int | None
     if not isinstance(vec, VLMGymVectorEnv):
         raise TypeError(f"{env_id} is not a vlmgym environment")
     try:
-        vec.reset(seed=seed)
+        vec.reset_states(seed=seed)  # nothing drawn until the final observe()
         steps = vec.game.sampler_steps if k is None else int(k)
         if steps < 0:
             raise ValueError(f"k must be >= 0, got {k}")

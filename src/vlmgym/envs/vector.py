@@ -100,6 +100,17 @@ class VLMGymVectorEnv(VectorEnv[Any, Any, Any]):
         a list with one seed (or ``None``) per reset env, or ``None``.
         ``options["states"]``: a list of :class:`GameState` to start from instead of new games.
         """
+        mask = self.reset_states(seed=seed, options=options)
+        texts, info = self.engine.describe(self.engine.batch)
+        obs = self.engine.observe(self.engine.batch, texts)
+        return obs, _masked(info, mask if not mask.all() else None)
+
+    def reset_states(self, *, seed: int | Sequence[int | None] | None = None,
+                     options: dict[str, Any] | None = None) -> np.ndarray:
+        """:meth:`reset` without building observations (nothing is drawn); returns the reset mask.
+
+        Used by the state sampler: reset, K random moves, then a single :meth:`observe`.
+        """
         options = dict(options or {})
         unknown = set(options) - {"reset_mask", "states"}
         if unknown:
@@ -123,9 +134,7 @@ class VLMGymVectorEnv(VectorEnv[Any, Any, Any]):
                 seed = [base + int(i) for i in idx]
             self.engine.deal(idx, Engine.seeds_for(seed, len(idx), self.np_random))
         self._started = True
-        texts, info = self.engine.describe(self.engine.batch)
-        obs = self.engine.observe(self.engine.batch, texts)
-        return obs, _masked(info, mask if len(idx) < self.num_envs else None)
+        return mask
 
     def step(self, actions: Any) -> tuple[Any, np.ndarray, np.ndarray, np.ndarray, dict[str, Any]]:
         """Apply one answer per env; finished envs restart in the same step (SAME_STEP mode)."""
