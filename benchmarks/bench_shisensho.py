@@ -157,8 +157,28 @@ def main() -> list[tuple[str, str, str]]:
             acts = policy(state["naive_mask"], rng)
             state["naive_mask"] = np.array([env.step(int(a))[2] for env, a in zip(naive, acts)])
 
-    t = side_by_side({"index": run_index, "text": run_text, "naive": run_naive}, repeat=11)
+    # the same index run with text observations: the rules and the engine without any pictures
+    vec_noimg = gym.make_vec(PAPER, num_envs=BATCH, action_mode="index", obs_mode="text")
+    _, info_noimg = vec_noimg.reset(seed=0)
+    state["noimg_mask"] = info_noimg["action_mask"]
+
+    def run_noimg() -> None:
+        rng = np.random.default_rng(1)
+        for _ in range(STEPS):
+            _, _, _, _, inf = vec_noimg.step(policy(state["noimg_mask"], rng))
+            state["noimg_mask"] = inf["action_mask"]
+
+    t = side_by_side({"index": run_index, "text": run_text, "naive": run_naive, "noimg": run_noimg},
+                     repeat=11)
     sps = {k: STEPS * BATCH / v for k, v in t.items()}
+    # composition as a step does it (recycled buffer) against np.copyto of the same bytes
+    r = vec.engine.renderer
+    ids = game.sprite_ids(vec.engine.batch)
+    out = np.empty((BATCH, r.height, r.width, 3), np.uint8)
+    src = np.ones_like(out)
+    c = side_by_side({"compose": lambda: r.compose(ids), "copyto": lambda: np.copyto(out, src)},
+                     repeat=7, number=5)
+    naive_frame = side_by_side({"draw": naive[0].render}, repeat=7, number=5)["draw"]
 
     # 3. the paper's state sampler: 250 random steps, then one observation
     sampler = gym.make_vec(PAPER, num_envs=128)
@@ -210,6 +230,11 @@ def main() -> list[tuple[str, str, str]]:
         ("naive per-env loop with Pillow drawing, steps/s", f"{sps['naive']:,.0f}", ""),
         ("**speed-up, index actions / naive**", f"**{sps['index'] / sps['naive']:.1f}x**", ">= 20x"),
         ("speed-up, text answers / naive", f"{sps['text'] / sps['naive']:.1f}x", ">= 20x"),
+        (f"env steps/s, batch {BATCH}, text obs (no pictures), index actions", f"{sps['noimg']:,.0f}", ""),
+        (f"compose {BATCH} frames ({out.nbytes / 1e6:.1f} MB) as a step does",
+         f"{c['compose'] * 1e3:.2f} ms ({c['compose'] / BATCH * 1e6:.0f} us per frame)", ""),
+        ("np.copyto of the same bytes", f"{c['copyto'] * 1e3:.2f} ms", ""),
+        ("naive: one frame drawn with Pillow", f"{naive_frame * 1e6:.0f} us", ""),
         ("frames composed during 250 sampler steps (128 envs)", f"{frames_during_steps}", "0"),
         ("250 random steps of 128 envs (no drawing)", f"{sm['steps'] * 1e3:.0f} ms", ""),
         ("then one observation of the 128 envs (images + text)", f"{sm['observe'] * 1e3:.1f} ms", ""),

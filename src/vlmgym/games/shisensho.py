@@ -10,11 +10,19 @@ length zero, which covers the straight and one-turn cases):
 * vertical, horizontal, vertical: the same with rows and columns swapped.
 
 On the board padded with an empty ring, what a cell reaches along its row is one interval of
-columns (up to the nearest tile on each side), and "empty strictly between two rows" is a
-difference of prefix counts. So every query is a few array lookups, batched over any number of
-(board, pair) queries; candidate pairs are only the 1-6 same-class pairs of each class, found by
+columns (up to the nearest tile on each side), and "column ``k`` is empty strictly between rows
+``top`` and ``bot``" means the next tile below ``top`` in column ``k`` is at ``bot`` or further,
+so "some column of the interval is clear" is a range-maximum query, answered in O(1) from a small
+sparse table. Tables for a batch cost O(B * side**2 * log side); each (board, pair) query is then a
+handful of array lookups. Candidate pairs are only the 1-6 same-kind pairs of each kind, found by
 one sort per board. ``tests/reference/shisensho_ref.py`` holds the readable breadth-first search
-that Hypothesis checks this against.
+that Hypothesis checks all this against.
+
+Two exact shortcuts keep a step cheap: two tiles of a kind side by side are always removable, so
+``is_over`` searches only boards without such a neighbour pair; and the legal pairs of the last
+batch of each size are remembered, so only boards whose content changed are searched again (a step
+asks about the same boards for ``is_over`` and for the action mask; the sampler's random moves
+are nearly all illegal).
 """
 
 from __future__ import annotations
@@ -262,7 +270,8 @@ class Shisensho(Game):
     ## Rewards
     ``binary`` (the paper's training reward): +1 when a pair is removed, -1 otherwise (unparsable
     answer, cell outside the board, the same cell twice, an empty cell, different kinds, no path).
-    ``score``: 1 per removed pair, else 0 (the score counts removed pairs).
+    ``score``: 1 per removed pair, else 0 (the score counts removed pairs). ``info["tiles_left"]``
+    is the number of tiles still on the board.
 
     ## Starting State
     A uniformly shuffled deal that has at least one removable pair (stuck deals are redealt).
@@ -574,7 +583,9 @@ class Shisensho(Game):
 
     def is_over(self, batch: Batch) -> tuple[np.ndarray, np.ndarray]:
         over, cleared = self._over(batch["board"])
-        reason = np.where(cleared, "cleared", np.where(over, "no_moves", None)).astype(object)
+        reason = np.full(len(over), None, dtype=object)
+        reason[over] = "no_moves"
+        reason[cleared] = "cleared"
         return over, reason
 
     def clearable(self, board: np.ndarray, rng: np.ndarray, tries: int = 8) -> np.ndarray:
