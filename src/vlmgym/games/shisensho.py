@@ -651,11 +651,6 @@ class Shisensho(Game):
         return safe
 
     # -- actions -----------------------------------------------------------------------------
-    def from_array(self, row: np.ndarray) -> Any:
-        """``[r1, c1, r2, c2]`` -> ``((r1, c1), (r2, c2))`` (python ints; called once per env)."""
-        r1, c1, r2, c2 = row.tolist()
-        return ((r1, c1), (r2, c2))
-
     def decode(self, index: np.ndarray) -> np.ndarray:
         idx = np.asarray(index, dtype=np.int64).reshape(-1)
         first, second = np.divmod(idx, self._n)
