@@ -1,12 +1,18 @@
 """Command line: ``vlmgym-rl <command>``.
 
 Commands:
-    g0       train with the G0 recipe (GRPO from the base model on the games)
-    states   sample a fixed state dataset and save it (``datasets.Dataset.save_to_disk``)
+    g0         train with the G0 recipe (GRPO from the base model on the games)
+    g1         the G1 pipeline: cold-start data, supervised fine-tuning, then G0 from that checkpoint
+    coldstart  build a cold-start dataset (verified teacher responses with the exact perception)
+    sft        supervised fine-tuning on a cold-start dataset (the paper: lr 2e-5, 1 epoch)
+    report     plots and a Markdown summary of a run's rollout log (rewards, P_acc, R_acc, ...)
+    states     sample a fixed state dataset and save it (``datasets.Dataset.save_to_disk``)
 
 ``vlmgym-rl g0 --env VLMGym/2048-v0 --model Qwen/Qwen2.5-VL-7B-Instruct --output-dir runs/g0``;
 every :class:`~vlmgym_rl.recipes.G0Config` / ``GRPOConfig`` field is a flag
 (``--learning_rate 2e-6``, ``--use_vllm``, ``--use_lora``, ...); ``vlmgym-rl g0 --help`` lists them.
+``vlmgym-rl g1`` takes the same flags for its RL stage plus ``--coldstart_*``/``--sft_*`` ones;
+``vlmgym-rl sft --help`` lists the :class:`~vlmgym_rl.sft.ColdStartConfig` fields.
 Launch on several GPUs with ``accelerate launch --config_file ... -m vlmgym_rl.cli g0 ...``.
 """
 
@@ -16,9 +22,11 @@ import argparse
 import json
 import sys
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, cast
 
-__all__ = ["G0ScriptArguments", "main", "parse_g0_args"]
+__all__ = ["G0ScriptArguments", "G1ScriptArguments", "SFTScriptArguments", "main", "parse_g0_args", "parse_g1_args",
+           "parse_sft_args"]
 
 
 @dataclass
@@ -98,7 +106,224 @@ def _cmd_states(argv: list[str]) -> int:
     return 0
 
 
-_COMMANDS = {"g0": _cmd_g0, "states": _cmd_states}
+# -- cold start ---------------------------------------------------------------------------------------
+def _print_acceptance(stats: dict[str, Any]) -> None:
+    rows = [("game", "examples", "states", "requests", "accepted", "accept/state", "accept/answer", "rejected")]
+    for name, g in [*stats["games"].items(), ("total", stats["total"])]:
+        rate = g["acceptance_rate"]
+        arate = g["answer_acceptance_rate"]
+        rej = ", ".join(f"{k} {v}" for k, v in g["rejected"].items()) or "-"
+        rows.append((name, f"{g['examples']}/{g['target']}", str(g["states_sampled"]), str(g["requests"]),
+                     str(g["accepted"]), "-" if rate is None else f"{rate:.1%}", "-" if arate is None else f"{arate:.1%}",
+                     rej))
+    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
+    for r in rows:
+        print("  ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip())
+
+
+def _cmd_coldstart(argv: list[str]) -> int:
+    from vlmgym_rl.coldstart import build_coldstart_dataset
+    from vlmgym_rl.states import GameSpec
+
+    p = argparse.ArgumentParser(prog="vlmgym-rl coldstart",
+                                description="Build a cold-start dataset: N verified examples per game whose "
+                                            "<perception> is the exact board text (resumable).")
+    p.add_argument("--env", action="append", required=True, help="env id (repeat for several games)")
+    p.add_argument("--env-kwargs", default="{}", help="JSON object of env kwargs for every env")
+    p.add_argument("-k", type=int, default=None, help="random moves after reset (default: per game)")
+    p.add_argument("-n", "--num-states", type=int, required=True, help="examples per game (paper: about 1000)")
+    p.add_argument("--out", required=True, help="build folder (shards, stats.json, dataset/, coldstart.parquet)")
+    p.add_argument("--teacher", default="oracle", help="'oracle' (built-in solver) or 'openai:MODEL'")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--chunk-size", type=int, default=64, help="states per shard (the unit of resumption)")
+    p.add_argument("--max-attempts", type=int, default=None, help="requests per state (default: oracle 1, API 3)")
+    p.add_argument("--system-prompt", default=None)
+    p.add_argument("--overwrite", action="store_true", help="replace a build with other settings in --out")
+    p.add_argument("--quiet", action="store_true", help="no progress lines")
+    api = p.add_argument_group("openai:MODEL teacher")
+    api.add_argument("--base-url", default=None, help="endpoint (default $OPENAI_BASE_URL or api.openai.com)")
+    api.add_argument("--api-key-env", default="OPENAI_API_KEY", help="variable holding the key (EMPTY for vllm)")
+    api.add_argument("--concurrency", type=int, default=8)
+    api.add_argument("--temperature", type=float, default=0.7)
+    api.add_argument("--max-tokens", type=int, default=4096)
+    api.add_argument("--timeout", type=float, default=120.0)
+    api.add_argument("--board-text-hint", action="store_true",
+                     help="also show the teacher the exact board text (never stored in the prompts)")
+    a = p.parse_args(argv)
+    try:
+        kwargs = json.loads(a.env_kwargs)
+    except json.JSONDecodeError as exc:
+        p.error(f"--env-kwargs is not JSON: {exc}")
+    options: dict[str, Any] = {}
+    if a.teacher != "oracle":
+        options = {"base_url": a.base_url, "api_key_env": a.api_key_env, "concurrency": a.concurrency,
+                   "temperature": a.temperature, "max_tokens": a.max_tokens, "timeout": a.timeout,
+                   "board_text_hint": a.board_text_hint, "seed": a.seed}
+    try:
+        specs = [GameSpec(e, kwargs, k=a.k) for e in a.env]
+        result = build_coldstart_dataset(specs, a.num_states, a.out, teacher=a.teacher, teacher_options=options,
+                                         seed=a.seed, chunk_size=a.chunk_size, max_attempts=a.max_attempts,
+                                         system_prompt=a.system_prompt, overwrite=a.overwrite,
+                                         progress=None if a.quiet else lambda line: print(line, flush=True))
+    except (ValueError, TypeError) as exc:
+        raise _SetupError(str(exc)) from exc
+    _print_acceptance(result.stats)
+    print(f"saved {len(result.dataset)} examples to {result.path}/dataset and {result.path}/coldstart.parquet "
+          f"({result.stats['build_seconds']:.1f} s)")
+    return 0 if result.complete else 1
+
+
+# -- sft ------------------------------------------------------------------------------------------------
+@dataclass
+class SFTScriptArguments:
+    """Arguments of ``vlmgym-rl sft`` besides the training configuration."""
+
+    model: str = field(metadata={"help": "Model id or path (a vision-language model with a processor)."})
+    dataset: str = field(metadata={"help": "Cold-start build folder, save_to_disk folder or .parquet file."})
+    processor: str | None = field(default=None, metadata={"help": "Processor id or path (default: the model's)."})
+
+
+def parse_sft_args(argv: list[str]) -> tuple[Any, SFTScriptArguments]:
+    """``argv`` (after ``sft``) -> (:class:`~vlmgym_rl.sft.ColdStartConfig`, :class:`SFTScriptArguments`)."""
+    from transformers import HfArgumentParser
+
+    from vlmgym_rl.sft import ColdStartConfig
+
+    parser = HfArgumentParser(cast(Any, (ColdStartConfig, SFTScriptArguments)), prog="vlmgym-rl sft",
+                              description="Supervised cold start on a cold-start dataset (TRL's SFTTrainer).")
+    config, script = parser.parse_args_into_dataclasses(args=argv)
+    return config, script
+
+
+def _cmd_sft(argv: list[str]) -> int:
+    try:
+        config, script = parse_sft_args(argv)
+        from vlmgym_rl.coldstart import load_coldstart_dataset
+        from vlmgym_rl.recipes import load_processor
+        from vlmgym_rl.sft import build_sft_trainer
+
+        processor = load_processor(script.processor) if script.processor else None
+        dataset = load_coldstart_dataset(script.dataset)
+        trainer = build_sft_trainer(script.model, config, train_dataset=dataset, processor=processor)
+    except (ValueError, TypeError, KeyError, OSError) as exc:
+        raise _SetupError(str(exc)) from exc
+    from vlmgym_rl.sft import run_sft
+
+    # --resume_from_checkpoint DIR, or "last" for the newest checkpoint in --output-dir
+    resume: str | bool | None = True if config.resume_from_checkpoint == "last" else config.resume_from_checkpoint
+    run_sft(trainer, resume_from_checkpoint=resume)
+    return 0
+
+
+# -- g1 -------------------------------------------------------------------------------------------------
+#: G0Config fields the SFT stage of ``g1`` copies (hardware, logging, LoRA).
+SHARED_FIELDS = ("bf16", "fp16", "use_cpu", "report_to", "seed", "gradient_checkpointing", "deepspeed",
+                 "disable_tqdm", "save_total_limit", "model_init_kwargs", "use_lora", "lora_r", "lora_alpha",
+                 "lora_dropout", "lora_target_modules", "logging_steps")
+
+
+@dataclass
+class G1ScriptArguments:
+    """Arguments of ``vlmgym-rl g1`` besides the RL stage's :class:`~vlmgym_rl.recipes.G0Config`."""
+
+    model: str = field(metadata={"help": "Base model id or path (a vision-language model with a processor)."})
+    processor: str | None = field(default=None, metadata={"help": "Processor id or path (default: the model's)."})
+    coldstart: str | None = field(
+        default=None, metadata={"help": "An existing cold-start dataset (default: build one in OUTPUT_DIR/coldstart)."})
+    coldstart_states: int = field(default=1000, metadata={"help": "Cold-start examples per game (paper: about 1000)."})
+    coldstart_teacher: str = field(default="oracle", metadata={"help": "'oracle' or 'openai:MODEL'."})
+    coldstart_seed: int = field(default=0, metadata={"help": "Seed of the cold-start states."})
+    coldstart_base_url: str | None = field(default=None, metadata={"help": "Endpoint of an openai:MODEL teacher."})
+    coldstart_api_key_env: str = field(default="OPENAI_API_KEY", metadata={"help": "Variable with the API key."})
+    sft_learning_rate: float = field(default=2e-5, metadata={"help": "SFT learning rate (paper: 2e-5)."})
+    sft_num_train_epochs: float = field(default=1.0, metadata={"help": "SFT epochs (paper: 1)."})
+    sft_per_device_train_batch_size: int = field(default=4, metadata={"help": "SFT examples per device and step."})
+    sft_gradient_accumulation_steps: int = field(default=4, metadata={"help": "SFT gradient accumulation."})
+    sft_save_steps: int = field(default=200, metadata={"help": "SFT checkpoint interval (for resuming)."})
+    sft_args: str | None = field(
+        default=None, metadata={"help": "JSON object of further ColdStartConfig fields for the SFT stage."})
+
+
+def parse_g1_args(argv: list[str]) -> tuple[Any, Any, G1ScriptArguments]:
+    """``argv`` (after ``g1``) -> (:class:`G0Config` with ``output_dir`` = the pipeline's folder,
+    :class:`~vlmgym_rl.sft.ColdStartConfig`, :class:`G1ScriptArguments`)."""
+    from transformers import HfArgumentParser
+
+    from vlmgym_rl.recipes import G0Config
+    from vlmgym_rl.sft import ColdStartConfig
+
+    parser = HfArgumentParser(cast(Any, (G0Config, G1ScriptArguments)), prog="vlmgym-rl g1",
+                              description="G1: cold-start data, supervised fine-tuning, then G0 from that model.")
+    config, script = parser.parse_args_into_dataclasses(args=argv)
+    extra: dict[str, Any] = {}
+    if script.sft_args:
+        try:
+            extra = json.loads(script.sft_args)
+        except json.JSONDecodeError as exc:
+            raise ValueError(f"--sft_args must be a JSON object: {exc}") from None
+        if not isinstance(extra, dict):
+            raise ValueError("--sft_args must be a JSON object")
+    shared = {name: getattr(config, name) for name in SHARED_FIELDS}
+    sft = ColdStartConfig(**{
+        **shared, "output_dir": str(Path(config.output_dir) / "sft"), "learning_rate": script.sft_learning_rate,
+        "num_train_epochs": script.sft_num_train_epochs,
+        "per_device_train_batch_size": script.sft_per_device_train_batch_size,
+        "gradient_accumulation_steps": script.sft_gradient_accumulation_steps, "save_steps": script.sft_save_steps,
+        **extra})
+    return config, sft, script
+
+
+def _cmd_g1(argv: list[str]) -> int:
+    try:
+        config, sft_config, script = parse_g1_args(argv)
+        from vlmgym_rl.recipes import load_processor
+        from vlmgym_rl.sft import train_g1
+
+        processor = load_processor(script.processor or script.model)
+        if script.coldstart is not None:
+            from vlmgym_rl.coldstart import load_coldstart_dataset
+
+            load_coldstart_dataset(script.coldstart)  # fail now if it is not one
+        options = None
+        if script.coldstart_teacher != "oracle":
+            options = {"base_url": script.coldstart_base_url, "api_key_env": script.coldstart_api_key_env}
+            from vlmgym_rl.coldstart import make_teacher
+
+            make_teacher(script.coldstart_teacher, **options).close()  # fail now on a missing key or bad URL
+    except (ValueError, TypeError, KeyError, OSError) as exc:
+        raise _SetupError(str(exc)) from exc
+    root = config.output_dir
+    train_g1(script.model, root, g0_config=config, sft_config=sft_config, coldstart=script.coldstart,
+             num_states=script.coldstart_states, teacher=script.coldstart_teacher, teacher_options=options,
+             coldstart_seed=script.coldstart_seed, processor=processor)
+    return 0
+
+
+# -- report ---------------------------------------------------------------------------------------------
+def _cmd_report(argv: list[str]) -> int:
+    from vlmgym_rl.report import METRICS, write_report
+
+    p = argparse.ArgumentParser(prog="vlmgym-rl report",
+                                description="Curves of game/format reward, P_acc, per-cell perception accuracy, "
+                                            "R_acc and the localization pattern from a run's rollout log.")
+    p.add_argument("run", help="the run's output folder (holding rollouts/rollouts.jsonl)")
+    p.add_argument("--out", default=None, help="where to write (default RUN/report)")
+    p.add_argument("--mode", choices=("train", "eval"), default="train")
+    p.add_argument("--smooth", type=int, default=None, help="moving-average window in steps")
+    p.add_argument("--no-plots", action="store_true", help="only metrics.csv and report.md")
+    a = p.parse_args(argv)
+    try:
+        result = write_report(a.run, a.out, mode=a.mode, smooth=a.smooth, plots=not a.no_plots)
+    except (ValueError, FileNotFoundError, ImportError) as exc:
+        raise _SetupError(str(exc)) from exc
+    overall = next(iter(result.summary.values()))["all"]
+    print("  ".join(f"{k} {'-' if overall[k] is None else format(overall[k], '.3f')}" for k in METRICS))
+    print(f"wrote {result.markdown}, {result.csv.name} and {len(result.plots)} plots to {result.out}")
+    return 0
+
+
+_COMMANDS = {"g0": _cmd_g0, "g1": _cmd_g1, "coldstart": _cmd_coldstart, "sft": _cmd_sft, "report": _cmd_report,
+             "states": _cmd_states}
 
 
 def main(argv: list[str] | None = None) -> int:

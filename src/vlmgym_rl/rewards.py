@@ -288,6 +288,9 @@ class GameReward(_Reward):
                 "format_reward": 1.0 if format_ok(texts[i]) else 0.0,
                 "perception_reward": (1.0 if boards is not None and perception_exact(texts[i], boards[i])
                                       else 0.0),
+                "perception_cell_acc": (perception_cell_accuracy(texts[i], boards[i])
+                                        if boards is not None and isinstance(boards[i], str) else None),
+                "localization": has_localization(texts[i]),
                 "source": None if sources is None else sources[i], "policy_steps": int(depths[i]),
                 "image": columns["image"][i] if "image" in columns else None,
             } for i in range(n)]
