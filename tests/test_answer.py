@@ -7,11 +7,15 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from vlmgym.core.answer import (
+    _scan_direction,
+    _scan_pair,
     extract_block,
     format_ok,
     has_localization,
     missing_tags,
     parse_answer,
+    parse_direction,
+    parse_pair,
     perception_cell_accuracy,
     perception_exact,
 )
@@ -140,3 +144,32 @@ def test_extract_block_last_wins_and_unterminated():
     assert extract_block("<think>a</think><think>b</think>", "think") == "b"
     assert extract_block("<answer>x</answer><answer>y", "answer") == "y"
     assert extract_block("nothing", "answer") is None
+
+
+_PIECES = st.sampled_from(["(", ")", ",", " ", "[", "]", "-", "0", "1", "7", "12", "1234567", "left", "UP", "x"])
+
+
+@given(st.lists(_PIECES, max_size=40).map("".join))
+def test_fast_paths_agree_with_the_general_scanners(content):
+    assert parse_pair(content) == _scan_pair(content)
+    assert parse_direction(content) == _scan_direction(content)
+
+
+def _extract_reference(text: str, tag: str) -> str | None:
+    """Plain restatement of extract_block: last opening tag, up to the next closing tag."""
+    import re
+
+    pat = re.compile(rf"<[ \t]{{0,4}}(/?)[ \t]{{0,4}}{tag}[ \t]{{0,4}}>", re.IGNORECASE | re.ASCII)
+    tags = [(m.start(), m.end(), bool(m.group(1))) for m in pat.finditer(text)]
+    opens = [t for t in tags if not t[2]]
+    if not opens:
+        return None
+    _, end, _ = opens[-1]
+    closes = [t for t in tags if t[2] and t[0] >= end]
+    return text[end : closes[0][0] if closes else len(text)]
+
+
+@given(st.lists(st.sampled_from(["<answer>", "</answer>", "<ANSWER>", "< answer>", "</ answer >", "x", "1",
+                                 " ", "<answer", "answer>"]), max_size=30).map("".join))
+def test_extract_block_matches_its_plain_statement(text):
+    assert extract_block(text, "answer") == _extract_reference(text, "answer")

@@ -105,3 +105,51 @@ def test_seed_from_generator_is_deterministic():
     a = rng.seed_from(np.random.default_rng(5), 4)
     b = rng.seed_from(np.random.default_rng(5), 4)
     assert a.dtype == np.uint64 and np.array_equal(a, b)
+
+
+@given(steps=st.lists(st.tuples(st.floats(0, 1), st.integers(0, 10**12)), min_size=1, max_size=8),
+       batch=st.integers(1, 4), hud=st.booleans(), seed=st.integers(0, 2**31))
+def test_recycled_buffers_show_exactly_what_a_full_composition_shows(steps, batch, hud, seed):
+    g = np.random.default_rng(seed)
+    atlas = g.integers(0, 256, (9, 12, 12, 3), dtype=np.uint8)
+    r = Renderer(atlas, 3, 4, hud=hud, show_coords=True)
+    ids = g.integers(0, 9, (batch, 3, 4))
+    for change, score in steps:
+        flip = g.random(ids.shape) < change
+        ids = np.where(flip, g.integers(0, 9, ids.shape), ids)
+        scores = g.integers(0, score + 1, batch)
+        frames = r.compose(ids, scores)  # recycles the previous step's buffer (it was dropped)
+        full = r.compose(ids, scores, out=np.empty_like(frames))
+        assert np.array_equal(frames, full)
+        del frames
+
+
+def test_frames_are_read_only_and_never_change_while_held():
+    atlas = np.random.default_rng(0).integers(0, 256, (5, 8, 8, 3), dtype=np.uint8)
+    r = Renderer(atlas, 2, 2, hud=True)
+    a_ids = np.zeros((3, 2, 2), np.int64)
+    held = r.compose(a_ids, np.array([1, 22, 333]))
+    snapshot = held.copy()
+    with pytest.raises(ValueError):
+        held[0, 0, 0, 0] = 1
+    with pytest.raises(ValueError):
+        held.setflags(write=True)
+    view = held[1]
+    for k in range(1, 5):  # more frames while `view` (a view of the first buffer) is alive
+        r.compose(np.full((3, 2, 2), k), np.array([k, k, k]))
+    assert np.array_equal(held, snapshot) and np.array_equal(view, snapshot[1])
+    del held
+    assert np.array_equal(view, snapshot[1])  # the view alone still keeps the buffer
+
+
+def test_env_observations_are_fresh_read_only_arrays():
+    import gymnasium as gym
+
+    import vlmgym  # noqa: F401
+
+    vec = gym.make_vec("VLMGym/2048-v0", num_envs=4)
+    obs0, _ = vec.reset(seed=0)
+    kept = obs0.copy()
+    obs1, *_ = vec.step(["<answer>0</answer>"] * 4)
+    assert not obs1.flags.writeable and not np.shares_memory(obs0, obs1)
+    assert np.array_equal(obs0, kept)

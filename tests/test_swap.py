@@ -528,6 +528,6 @@ def test_frame_memory_is_recycled_only_after_every_view_of_it_is_gone():
     assert address(second) != where and np.array_equal(view, want)
     assert np.array_equal(second, renderer.compose(other, out=np.empty_like(second)))
     del view
-    third = renderer.compose(other)  # now nothing shows it: reused, and fully rewritten
+    third = renderer.compose(other)  # now nothing shows it: reused, and brought up to date
     assert address(third) == where and np.array_equal(third, second)
-    assert third.flags.writeable and third.flags.c_contiguous and third.dtype == np.uint8
+    assert not third.flags.writeable and third.flags.c_contiguous and third.dtype == np.uint8

@@ -73,7 +73,10 @@ def extract_block(text: str, tag: str = "answer") -> str | None:
         return None
     last_open_end = -1
     close_after: int | None = None
-    for m in _TAG_RE[tag].finditer(text):
+    # Scanning may start at the last exact opening tag: whatever came before it is superseded
+    # (the loop resets at every opening tag), so long replies cost only their tail.
+    start = max(text.rfind(f"<{tag}>"), 0)
+    for m in _TAG_RE[tag].finditer(text, start):
         if m.group(1):  # closing tag
             if last_open_end >= 0 and close_after is None:
                 close_after = m.start()
@@ -104,6 +107,10 @@ def parse_direction(content: str) -> Parsed:
     simple = _SIMPLE_DIRECTIONS.get(content.strip().lower()) if len(content) < 16 else None
     if simple is not None:  # the common case: a lone digit or word (same result as below)
         return Parsed(simple)
+    return _scan_direction(content)
+
+
+def _scan_direction(content: str) -> Parsed:
     found: set[int] = set()
     for m in _WORD_OR_INT.finditer(content):
         tok = m.group(0)
@@ -125,6 +132,15 @@ def parse_direction(content: str) -> Parsed:
 
 def parse_pair(content: str) -> Parsed:
     """Parse two cells ``(r1, c1) (r2, c2)`` (four integers) from the inside of an answer block."""
+    if len(content) <= 128:  # the common case, same result as below: four short numbers
+        tokens = _INT.findall(content)
+        if len(tokens) == 4 and all(len(t) <= _MAX_INT_DIGITS for t in tokens):
+            r1, c1, r2, c2 = (int(t) for t in tokens)
+            return Parsed(((r1, c1), (r2, c2)))
+    return _scan_pair(content)
+
+
+def _scan_pair(content: str) -> Parsed:
     numbers: list[int] = []
     for m in _INT.finditer(content):
         numbers.append(_to_int(m.group(0)))

@@ -209,23 +209,20 @@ class Engine:
             raise TypeError(f"text actions must be a sequence of {n} strings, got {type(actions).__name__}")
         if len(actions) != n:
             raise ValueError(f"expected {n} answers, got {len(actions)}")
-        errors = np.empty(n, dtype=object)
-        rows: list[int] = []
-        values: list[Any] = []
         for i, text in enumerate(actions):
             if not isinstance(text, str):
                 raise TypeError(f"in action_mode='text' an action is the model's reply (str); "
                                 f"got {type(text).__name__} at position {i}")
-            p = game.parse(text)
-            errors[i] = p.reason
-            if p.action is not None:
-                parsed[i] = p.action
-                rows.append(i)
-                values.append(p.action)
+        results = [game.parse(text) for text in actions]
+        values = [p.action for p in results]
+        rows = [i for i, v in enumerate(values) if v is not None]
         active = np.zeros(n, dtype=bool)
         if rows:
             active[rows] = True
-            arr[rows] = game.to_arrays(values)
+            arr[rows] = game.to_arrays([v for v in values if v is not None])
+        # fromiter keeps tuples as single objects (np.array would unpack them)
+        parsed = np.fromiter(values, dtype=object, count=n)
+        errors = np.fromiter((p.reason for p in results), dtype=object, count=n)
         return arr, active, parsed, errors
 
     def check_index_actions(self, actions: Any, n: int) -> np.ndarray:

@@ -148,26 +148,26 @@ class VLMGymVectorEnv(VectorEnv[Any, Any, Any]):
             truncated = (batch["steps"] >= self.max_episode_steps) & ~terminated
         else:
             truncated = np.zeros(self.num_envs, dtype=bool)
-        texts, state_info = engine.describe(batch)
-        obs = engine.observe(batch, texts)
-        infos = _masked({**state_info, **tr.info})
         done = terminated | truncated
+        final: dict[str, Any] = {}
         if self.autoreset_mode == AutoresetMode.SAME_STEP and done.any():
+            # finished envs: their last observation and info first, then new games; the whole
+            # batch is composed once afterwards, so returned frames are never written to later
             idx = np.flatnonzero(done)
-            final_obs = np.full(self.num_envs, None, dtype=object)
-            for i in idx:
-                final_obs[i] = _select(obs, int(i))
-            infos["final_obs"], infos["_final_obs"] = final_obs, done.copy()
-            infos["final_info"] = _masked({k: v.copy() for k, v in infos.items()
-                                           if not k.startswith("_")}, done)
-            infos["_final_info"] = done.copy()
-            engine.deal(idx, rngmod.seed_from(self.np_random, len(idx)))
             sub: Batch = {k: v[idx] for k, v in batch.items()}
             sub_texts, sub_info = engine.describe(sub)
             sub_obs = engine.observe(sub, sub_texts)
-            obs = _replace(obs, idx, sub_obs)
-            for k, v in sub_info.items():
-                infos[k][idx] = v
+            final_obs = np.full(self.num_envs, None, dtype=object)
+            for j, i in enumerate(idx):
+                final_obs[i] = _select(sub_obs, j)
+            final_info = {k: _scatter(v, idx, self.num_envs) for k, v in sub_info.items()}
+            final_info.update({k: v.copy() for k, v in tr.info.items()})
+            final = {"final_obs": final_obs, "_final_obs": done.copy(),
+                     "final_info": _masked(final_info, done), "_final_info": done.copy()}
+            engine.deal(idx, rngmod.seed_from(self.np_random, len(idx)))
+        texts, state_info = engine.describe(batch)
+        obs = engine.observe(batch, texts)
+        infos = {**_masked({**state_info, **tr.info}), **final}
         if self.render_mode == "human":
             self.render()
         return obs, tr.reward.copy(), terminated, truncated, infos
@@ -276,16 +276,14 @@ def _select(obs: Any, i: int) -> Any:
     return obs[i].copy()
 
 
-def _replace(obs: Any, idx: np.ndarray, sub: Any) -> Any:
-    if isinstance(obs, dict):
-        return {k: _replace(obs[k], idx, sub[k]) for k in obs}
-    if isinstance(obs, tuple):
-        items = list(obs)
-        for j, i in enumerate(idx):
-            items[i] = sub[j]
-        return tuple(items)
-    obs[idx] = sub
-    return obs
+def _scatter(values: np.ndarray, idx: np.ndarray, n: int) -> np.ndarray:
+    """Rows ``idx`` of a length-``n`` array hold ``values``; the other rows are empty."""
+    if values.dtype == object:
+        out = np.full(n, None, dtype=object)
+    else:
+        out = np.zeros((n, *values.shape[1:]), dtype=values.dtype)
+    out[idx] = values
+    return out
 
 
 def _tile(frames: np.ndarray) -> np.ndarray:

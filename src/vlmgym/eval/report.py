@@ -322,7 +322,8 @@ def write_videos(out: str | Path, summary: dict[str, Any]) -> list[Path]:
             renderer = vec.engine.renderer
             per_step = [_decode_states(cp["games"][env_id]["states"]) for cp in checkpoints]
             for run in range(summary["runs"]):
-                frames = vec.render_states([states[run] for states in per_step])
+                # a writable copy: rendered frames are read-only, and the answers are drawn on them
+                frames = np.array(vec.render_states([states[run] for states in per_step]))
                 captions = []
                 total = 0.0
                 for k, cp in enumerate(checkpoints):

@@ -186,16 +186,16 @@ def _check_side(name: str, value: Any) -> int:
 
 def _resolve_rules(rows: Any, cols: Any, colors: Any, shapes: Any) -> dict[str, Any]:
     """Validated rules in canonical form (``ValueError`` saying what is allowed)."""
-    rules = {"rows": _check_side("rows", rows), "cols": _check_side("cols", cols),
-             "colors": select_names(colors, list(COLORS), "colors"),
-             "shapes": select_names(shapes, SHAPES, "shapes")}
-    num_types = len(rules["colors"]) * len(rules["shapes"])
+    color_names = select_names(colors, list(COLORS), "colors")
+    shape_names = select_names(shapes, SHAPES, "shapes")
+    num_types = len(color_names) * len(shape_names)
     if num_types < MIN_TYPES:
         raise ValueError(
             f"Swap needs at least {MIN_TYPES} tile types (colors x shapes) so that a board with"
-            f" no line of three can be dealt; got {len(rules['colors'])} colour(s) x"
-            f" {len(rules['shapes'])} shape(s) = {num_types}")
-    return rules
+            f" no line of three can be dealt; got {len(color_names)} colour(s) x"
+            f" {len(shape_names)} shape(s) = {num_types}")
+    return {"rows": _check_side("rows", rows), "cols": _check_side("cols", cols),
+            "colors": color_names, "shapes": shape_names}
 
 
 @register_game("swap")
@@ -338,7 +338,7 @@ class Swap(Game):
                            kind="stable")
         flat = np.broadcast_to(boards.reshape(m, 1, cells), (m, tries, cells))
         cand = np.take_along_axis(flat, order, axis=2).reshape(m * tries, rows, cols)
-        good = ~find_lines(cand)[0].any(axis=(1, 2))
+        good: np.ndarray = np.logical_not(find_lines(cand)[0].any(axis=(1, 2)))
         good[good] = valid_swap_mask(cand[good]).any(axis=1)  # only line-free ones need the check
         good = good.reshape(m, tries)
         out = cand.reshape(m, tries, rows, cols)[np.arange(m), np.argmax(good, axis=1)]
