@@ -254,38 +254,52 @@ class Renderer:
                          _Spare(buffer, ids.copy(), None if hud is None else hud.copy()))
         return np.asarray(owner)
 
-    def _compose_full(self, out: np.ndarray, ids: np.ndarray, hud: np.ndarray | None) -> None:
-        b = ids.shape[0]
+    def _compose_full(self, out: np.ndarray, ids: np.ndarray, hud: np.ndarray | None,
+                      frames: np.ndarray | None = None) -> None:
+        """Compose every frame of ``out``, or only ``frames`` (indices into the batch)."""
+        sel = ids if frames is None else ids[frames]
+        b = sel.shape[0]
         idx = self._index_buffer(b)
         cell = self.cell_px
         board = idx[:, self.board_y : self.board_y + self.rows * cell].reshape(
             b, self.rows, cell, self._units)
-        base = ids[:, :, self._cell_of_unit] * self._mult
-        np.add(base[:, :, None, :], self._off[None], out=board)
-        flat_out = out.reshape(b, self.height * self._units, self.unit * 3).view(self._elem)[..., 0]
-        np.take(self._table, idx.reshape(b, -1), out=flat_out, mode="clip")
+        np.add((sel[:, :, self._cell_of_unit] * self._mult)[:, :, None, :], self._off[None], out=board)
+        flat_out = out.reshape(len(out), self.height * self._units, self.unit * 3).view(self._elem)[..., 0]
+        if frames is None:
+            np.take(self._table, idx.reshape(b, -1), out=flat_out, mode="clip")
+        else:
+            for j, f in enumerate(frames.tolist()):  # each frame is contiguous: one take apiece
+                np.take(self._table, idx[j].reshape(-1), out=flat_out[f], mode="clip")
         if hud is not None:
-            self._draw_hud(out, hud)
+            self._draw_hud(out, hud, None if frames is None else frames)
 
     def _update(self, buffer: np.ndarray, old_ids: np.ndarray, ids: np.ndarray,
                 old_hud: np.ndarray | None, hud: np.ndarray | None) -> None:
         """Bring a buffer showing ``old_ids``/``old_hud`` up to ``ids``/``hud``."""
-        changed = ids != old_ids
-        n_changed = int(np.count_nonzero(changed))
-        # scattered cell writes cost more per byte than one composing pass: past about 1/8 of the
-        # cells (measured on 4x4 and 6x6 batches of 64), compose the whole batch instead
-        if n_changed * 8 > changed.size or (hud is None) != (old_hud is None):
+        if (hud is None) != (old_hud is None):
             self._compose_full(buffer, ids, hud)
             return
-        if n_changed:
-            b, s = ids.shape[0], self.cell_px
+        b = ids.shape[0]
+        changed = ids != old_ids
+        per_frame = changed.reshape(b, -1).sum(axis=1)
+        # Scattered cell writes cost more per byte than composing: a frame with more than about
+        # 1/8 of its cells changed (measured on 4x4 and 6x6 batches of 64) is composed whole.
+        whole = per_frame * 8 > self.rows * self.cols
+        if whole.sum() * 2 > b:  # mostly whole frames: one batched pass beats one take per frame
+            self._compose_full(buffer, ids, hud)
+            return
+        if whole.any():
+            self._compose_full(buffer, ids, hud, frames=np.flatnonzero(whole))
+            changed &= ~whole[:, None, None]
+        if changed.any():
+            s = self.cell_px
             cells = buffer[:, self.board_y : self.board_y + self.rows * s,
                            self.board_x : self.board_x + self.cols * s].reshape(
                 b, self.rows, s, self.cols, s, 3)
             bb, rr, cc = np.nonzero(changed)
             cells[bb, rr, :, cc] = self._atlas[ids[bb, rr, cc]]
         if hud is not None and old_hud is not None:
-            rows = np.flatnonzero(hud != old_hud)
+            rows = np.flatnonzero((hud != old_hud) & ~whole)
             if rows.size:
                 self._draw_hud(buffer, hud, rows)
 
