@@ -22,7 +22,8 @@ import numpy as np
 
 from vlmgym.core.answer import Action, ActionKind, Parsed, parse_answer
 
-__all__ = ["COMMON_FIELDS", "Batch", "FieldSpec", "Game", "Outcome", "game_class", "register_game"]
+__all__ = ["COMMON_FIELDS", "Batch", "FieldSpec", "Game", "Outcome", "game_class", "observation_sentence",
+           "register_game"]
 
 Batch = dict[str, np.ndarray]
 FieldSpec = tuple[tuple[int, ...], np.dtype]
@@ -60,6 +61,20 @@ def game_class(name: str) -> type[Game]:
         return _GAMES[name]
     except KeyError:
         raise KeyError(f"unknown game {name!r}; known games: {sorted(_GAMES)}") from None
+
+
+def observation_sentence(obs_mode: str, text_layout: str) -> str:
+    """The prompt sentence saying how the board reaches the model in ``obs_mode``.
+
+    ``text_layout`` describes the board text, e.g. "cells separated by '|', '-' for an empty cell".
+    """
+    if obs_mode == "image":
+        return "The image shows the current board."
+    if obs_mode == "text":
+        return f"The current board is given as text: one line per row, {text_layout}."
+    if obs_mode == "image+text":
+        return "The image shows the current board; the same board is also given as text."
+    raise ValueError(f"obs_mode must be 'image', 'text' or 'image+text', got {obs_mode!r}")
 
 
 @dataclass

@@ -9,7 +9,7 @@ import numpy as np
 from PIL import Image, ImageDraw
 
 from vlmgym.core import rng as rngmod
-from vlmgym.core.game import Batch, FieldSpec, Game, Outcome, register_game
+from vlmgym.core.game import Batch, FieldSpec, Game, Outcome, observation_sentence, register_game
 from vlmgym.core.render import draw_centered_text
 
 __all__ = ["Game2048", "slide_rows"]
@@ -243,12 +243,7 @@ class Game2048(Game):
 
     def prompt(self, obs_mode: str) -> str:
         n = self.size
-        seen = {
-            "image": "The image shows the current board.",
-            "text": "The current board is given as text: one line per row, cells separated by '|',"
-                    " '-' for an empty cell.",
-            "image+text": "The image shows the current board; the same board is also given as text.",
-        }[obs_mode]
+        seen = observation_sentence(obs_mode, "cells separated by '|', '-' for an empty cell")
         return (
             f"You are playing 2048 on a {n}x{n} grid. {seen}\n"
             "Rules: choose one move: 0 = up, 1 = right, 2 = down, 3 = left. Every tile slides as far"

@@ -35,7 +35,7 @@ from typing import Any
 import numpy as np
 
 from vlmgym.core import rng as rngmod
-from vlmgym.core.game import Batch, FieldSpec, Game, Outcome, register_game
+from vlmgym.core.game import Batch, FieldSpec, Game, Outcome, observation_sentence, register_game
 from vlmgym.core.image_tiles import CIFAR10_ENV_VAR, ImageTiles
 from vlmgym.core.tiles import COLORS, SHAPES, select_names, shape_atlas, tile_name
 
@@ -686,12 +686,7 @@ class Shisensho(Game):
 
     def prompt(self, obs_mode: str) -> str:
         r, c = self.rows, self.cols
-        seen = {
-            "image": "The image shows the current board.",
-            "text": "The current board is given as text: one line per row, cells separated by '|',"
-                    " '-' for an empty cell.",
-            "image+text": "The image shows the current board; the same board is also given as text.",
-        }[obs_mode]
+        seen = observation_sentence(obs_mode, "cells separated by '|', '-' for an empty cell")
         if self.images is None:
             kinds = (f"Every tile shows a coloured shape. Colours: {', '.join(self.colors)}. Shapes: "
                      f"{', '.join(self.shapes)}. Two tiles match when they have the same colour and "

@@ -41,7 +41,7 @@ from typing import Any
 import numpy as np
 
 from vlmgym.core import rng as rngmod
-from vlmgym.core.game import Batch, FieldSpec, Game, Outcome, register_game
+from vlmgym.core.game import Batch, FieldSpec, Game, Outcome, observation_sentence, register_game
 from vlmgym.core.tiles import COLORS, GRID_COLOR, SHAPES, select_names, shape_atlas, tile_name
 
 __all__ = ["Swap", "find_lines", "valid_swap_mask", "swap_templates", "FILL_ATTEMPTS",
@@ -460,11 +460,7 @@ class Swap(Game):
 
     def prompt(self, obs_mode: str) -> str:
         rows, cols = self.rows, self.cols
-        seen = {
-            "image": "The image shows the current board.",
-            "text": "The current board is given as text: one line per row, cells separated by ' | '.",
-            "image+text": "The image shows the current board; the same board is also given as text.",
-        }[obs_mode]
+        seen = observation_sentence(obs_mode, "cells separated by ' | '")
         return (
             f"You are playing a match-3 swapping game on a {rows}x{cols} grid. {seen}\n"
             f"Each cell holds one tile; there are {self.num_types} kinds of tile: "
