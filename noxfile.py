@@ -26,7 +26,7 @@ def lint(session: nox.Session) -> None:
 @nox.session(python="3.11")
 def types(session: nox.Session) -> None:
     session.install("-e", ".", "mypy>=1.10")
-    session.run("mypy", "src/vlmgym")
+    session.run("mypy", "src")
 
 
 @nox.session(python="3.11")

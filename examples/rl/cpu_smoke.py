@@ -16,8 +16,8 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "tests"))  # tests/tiny_vlm.py
 
 import torch  # noqa: E402
-from tiny_vlm import build_tiny_vlm, load_tiny_vlm  # noqa: E402
 
+from tiny_vlm import build_tiny_vlm, load_tiny_vlm  # noqa: E402
 from vlmgym_rl import G0Config, train_g0  # noqa: E402
 
 torch.set_num_threads(1)  # tiny matrices: more threads only add overhead
@@ -37,4 +37,5 @@ for entry in trainer.state.log_history:
     keys = [k for k in entry if k.startswith(("rewards/game", "vlmgym/2048", "vlmgym_eval/2048-v0/metric"))]
     if keys:
         print(entry["step"], json.dumps({k: round(entry[k], 3) for k in keys}))
-print("rollouts:", sum(1 for _ in open(out / "run" / "rollouts" / "rollouts.jsonl")), "lines")
+rollouts = (out / "run" / "rollouts" / "rollouts.jsonl").read_text().splitlines()
+print("rollouts:", len(rollouts), "lines")
