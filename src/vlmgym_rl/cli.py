@@ -37,15 +37,51 @@ class G0ScriptArguments:
     processor: str | None = field(default=None, metadata={"help": "Processor id or path (default: the model's)."})
 
 
+_LIST_FLAGS = (("--env", "--env_ids", "--env-ids"), ("--env_weights", "--env-weights"))
+
+
+def _merge_repeated(argv: list[str]) -> list[str]:
+    """``--env A --env B`` -> ``--env A B``: list flags take several values after one flag, and a
+    repeated flag would otherwise silently keep only its last values."""
+    out = list(argv)
+    for names in _LIST_FLAGS:
+        hits = [i for i, a in enumerate(out) if a in names or a.split("=", 1)[0] in names]
+        if len(hits) < 2:
+            continue
+        values: list[str] = []
+        keep: list[str] = []
+        i = 0
+        while i < len(out):
+            a = out[i]
+            flag = a.split("=", 1)[0]
+            if flag in names:
+                if "=" in a:
+                    values.append(a.split("=", 1)[1])
+                    i += 1
+                else:
+                    i += 1
+                    while i < len(out) and not out[i].startswith("--"):
+                        values.append(out[i])
+                        i += 1
+                continue
+            keep.append(a)
+            i += 1
+        out = [names[0], *values, *keep]
+    return out
+
+
 def parse_g0_args(argv: list[str]) -> tuple[Any, G0ScriptArguments]:
-    """``argv`` (after ``g0``) -> (:class:`G0Config`, :class:`G0ScriptArguments`)."""
+    """``argv`` (after ``g0``) -> (:class:`G0Config`, :class:`G0ScriptArguments`).
+
+    ``--env`` takes several ids (``--env A B``); a repeated ``--env`` adds to them.
+    """
     from transformers import HfArgumentParser
 
     from vlmgym_rl.recipes import G0Config
 
     parser = HfArgumentParser(cast(Any, (G0Config, G0ScriptArguments)), prog="vlmgym-rl g0",
                               description="Train a VLM on vlmgym games with the G0 recipe (GRPO).")
-    config, script = parser.parse_args_into_dataclasses(args=argv)
+    config, script = parser.parse_args_into_dataclasses(args=_merge_repeated(argv))
     return config, script
 
 
@@ -128,7 +164,8 @@ def _cmd_coldstart(argv: list[str]) -> int:
     p = argparse.ArgumentParser(prog="vlmgym-rl coldstart",
                                 description="Build a cold-start dataset: N verified examples per game whose "
                                             "<perception> is the exact board text (resumable).")
-    p.add_argument("--env", action="append", required=True, help="env id (repeat for several games)")
+    p.add_argument("--env", action="extend", nargs="+", required=True,
+                   help="env ids (--env A B, or --env A --env B)")
     p.add_argument("--env-kwargs", default="{}", help="JSON object of env kwargs for every env")
     p.add_argument("-k", type=int, default=None, help="random moves after reset (default: per game)")
     p.add_argument("-n", "--num-states", type=int, required=True, help="examples per game (paper: about 1000)")
@@ -209,8 +246,12 @@ def _cmd_sft(argv: list[str]) -> int:
         raise _SetupError(str(exc)) from exc
     from vlmgym_rl.sft import run_sft
 
-    # --resume_from_checkpoint DIR, or "last" for the newest checkpoint in --output-dir
-    resume: str | bool | None = True if config.resume_from_checkpoint == "last" else config.resume_from_checkpoint
+    # --resume_from_checkpoint DIR, or "last" for the newest checkpoint in --output-dir if there is one
+    resume: str | bool | None = config.resume_from_checkpoint
+    if resume == "last":
+        from transformers.trainer_utils import get_last_checkpoint
+
+        resume = get_last_checkpoint(config.output_dir) if Path(config.output_dir).is_dir() else None
     run_sft(trainer, resume_from_checkpoint=resume)
     return 0
 
@@ -254,7 +295,7 @@ def parse_g1_args(argv: list[str]) -> tuple[Any, Any, G1ScriptArguments]:
 
     parser = HfArgumentParser(cast(Any, (G0Config, G1ScriptArguments)), prog="vlmgym-rl g1",
                               description="G1: cold-start data, supervised fine-tuning, then G0 from that model.")
-    config, script = parser.parse_args_into_dataclasses(args=argv)
+    config, script = parser.parse_args_into_dataclasses(args=_merge_repeated(argv))
     extra: dict[str, Any] = {}
     if script.sft_args:
         try:

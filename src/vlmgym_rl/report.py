@@ -235,14 +235,15 @@ def write_report(run: str | os.PathLike[str], out: str | os.PathLike[str] | None
                     ys = np.array([np.nan if metrics[g][s][key] is None else metrics[g][s][key] for s in xs])
                     if np.isnan(ys).all():
                         continue
-                    color = f"C{(gi * len(keys) + ki) % 10}"
+                    # colour: the metric; line style: the game (all games: solid)
+                    color, style = f"C{ki}", ("-", "--", ":", "-.")[gi % 4]
                     label = _LABELS[key] if len(games) == 1 else f"{_LABELS[key]} ({g})"
                     if window > 1:
-                        ax.plot(xs, ys, color=color, alpha=0.25, linewidth=0.8)
-                        ax.plot(xs, _smooth(ys, window), color=color, linewidth=1.8, label=label)
+                        ax.plot(xs, ys, color=color, linestyle=style, alpha=0.2, linewidth=0.8)
+                        ax.plot(xs, _smooth(ys, window), color=color, linestyle=style, linewidth=1.8, label=label)
                     else:
-                        ax.plot(xs, ys, color=color, linewidth=1.6, marker="o" if len(xs) < 30 else None,
-                                markersize=3, label=label)
+                        ax.plot(xs, ys, color=color, linestyle=style, linewidth=1.6,
+                                marker="o" if len(xs) < 30 else None, markersize=3, label=label)
                     drawn = True
             ax.set_title(title + (f" (moving average over {window} steps)" if window > 1 else ""))
             ax.set_xlabel("training step" if mode == "train" else "step")
