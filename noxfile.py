@@ -25,7 +25,7 @@ def lint(session: nox.Session) -> None:
 
 @nox.session(python="3.11")
 def types(session: nox.Session) -> None:
-    session.install("-e", ".", "mypy>=1.10")
+    session.install(TORCH, "-e", ".[rl,eval]", "mypy>=1.10")  # typed against the real trl/transformers
     session.run("mypy", "src")
 
 
