@@ -19,6 +19,7 @@ G0_ARGS=(
   --model "$MODEL"
   --output-dir "$OUT"
   --use_lora --lora_r 64 --lora_alpha 128 --learning_rate 1e-5
+  --model_init_kwargs '{"dtype": "bfloat16"}'   # frozen base in bf16 (TRL loads float32 by default)
   --per_device_train_batch_size 8
   --max_completion_length 2048
   --use_vllm --vllm_mode colocate --vllm_enable_sleep_mode

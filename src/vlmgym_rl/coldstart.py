@@ -416,6 +416,8 @@ def build_coldstart_dataset(games: GamesLike, num_states: int, out: str | os.Pat
         overwrite: delete a previous build in ``out`` with other settings instead of refusing.
         progress: called with a line of text after every chunk.
 
+    A teacher given by name is created and closed here; a :class:`Teacher` instance is left open.
+
     A build in ``out`` with the same settings is continued (a larger ``num_states`` extends it);
     one with different settings raises ``ValueError`` unless ``overwrite``.
     """
@@ -432,6 +434,7 @@ def build_coldstart_dataset(games: GamesLike, num_states: int, out: str | os.Pat
     specs = as_game_specs(games)
     sampler = StateSampler(specs, system_prompt=system_prompt)  # validates every game now
     teacher_obj = make_teacher(teacher, **dict(teacher_options or {}))
+    owned = not isinstance(teacher, Teacher)  # a teacher made here is closed here; the caller's is not
     attempts = teacher_obj.default_attempts if max_attempts is None else int(max_attempts)
     if attempts < 1:
         raise ValueError(f"max_attempts must be >= 1, got {max_attempts!r}")
@@ -442,7 +445,8 @@ def build_coldstart_dataset(games: GamesLike, num_states: int, out: str | os.Pat
         old = json.loads(config_path.read_text())
         if not _same_build(old, record):
             if not overwrite:
-                teacher_obj.close()
+                if owned:
+                    teacher_obj.close()
                 sampler.close()
                 raise ValueError(f"{root} holds a cold-start build with other settings (games, seed, chunk size, "
                                  "teacher or attempts); choose another folder or pass overwrite=True (--overwrite)")
@@ -469,7 +473,8 @@ def build_coldstart_dataset(games: GamesLike, num_states: int, out: str | os.Pat
                                spec.env_id, summary["examples"], num_states, summary["states_sampled"],
                                teacher_obj.name)
     finally:
-        teacher_obj.close()
+        if owned:
+            teacher_obj.close()
         sampler.close()
     dataset = concatenate_datasets(parts) if len(parts) > 1 else parts[0]
     order = np.random.default_rng(_seed(seed, 1 << 22)).permutation(len(dataset))

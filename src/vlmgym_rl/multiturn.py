@@ -77,6 +77,7 @@ __all__ = [
     "episode_dataset",
     "episode_factories",
     "episode_factory",
+    "tool_name",
     "use_tool_chat_template",
 ]
 

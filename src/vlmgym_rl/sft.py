@@ -99,7 +99,10 @@ def validate_coldstart_dataset(dataset: Any, *, verify: bool = True) -> None:
         raise ValueError("the cold-start dataset is empty")
     prompts = dataset["prompt"]
     completions = dataset["completion"]
-    counts = [len(x) for x in dataset.select_columns(["images"]).with_format("arrow")["images"].to_pylist()]
+    import pyarrow.compute as pc
+
+    images = dataset.select_columns(["images"]).with_format("arrow")["images"]  # no image is decoded
+    counts = [0 if n is None else int(n) for n in pc.list_value_length(images).to_pylist()]
     for i, (prompt, completion, n) in enumerate(zip(prompts, completions, counts)):
         slots = sum(1 for m in prompt for b in (m["content"] if isinstance(m["content"], list) else [])
                     if b.get("type") == "image")
@@ -115,6 +118,7 @@ def validate_coldstart_dataset(dataset: Any, *, verify: bool = True) -> None:
         groups.setdefault((env_id, kw), []).append(i)
     texts = [_text(c) for c in completions]
     boards = cols["board_text"]
+    blobs = cols["state"]
     for i, (t, b) in enumerate(zip(texts, boards)):
         if not perception_exact(t, b):
             raise ValueError(f"row {i}: the completion's <perception> block is not the exact board text")
@@ -124,7 +128,7 @@ def validate_coldstart_dataset(dataset: Any, *, verify: bool = True) -> None:
         env: Any = gym.make_vec(env_id, num_envs=1, obs_mode="text", action_mode="text", reward_mode="binary",
                                 **json.loads(kw or "{}"))
         try:
-            states = [vlmgym.GameState.from_bytes(cols[i]["state"]) for i in idx]
+            states = [vlmgym.GameState.from_bytes(blobs[i]) for i in idx]
             rewards, _ = env.score(states, [texts[i] for i in idx])
         finally:
             env.close()

@@ -203,7 +203,7 @@ def test_g1_launchers_pass_valid_arguments(script, tmp_path):
     if "G1_ARGS=(" in text:  # one `vlmgym-rl g1` launch
         _, sft, g1 = parse_g1_args([*g0_args, *_array(text, "G1_ARGS", values), *cpu])
         assert g1.model == values["MODEL"] and sft.output_dir == f"{tmp_path}/sft" and "vlmgym_rl.cli g1" in text
-        assert sft.use_lora == g0.use_lora
+        assert sft.use_lora == g0.use_lora and sft.model_init_kwargs == g0.model_init_kwargs
     else:  # the stages as separate launches: coldstart, sft, g0 from the SFT folder
         sft, script_args = parse_sft_args([*_array(text, "SFT_ARGS", values), *cpu])
         assert script_args.dataset == f"{tmp_path}/coldstart" and sft.output_dir == f"{tmp_path}/sft"
