@@ -46,6 +46,22 @@ def _help(text: str) -> dict[str, Any]:
     return {"help": text}
 
 
+def frozen_base_in_bf16(config: Any) -> None:
+    """With LoRA and bf16, load the frozen base model in bf16 unless a dtype was chosen.
+
+    TRL loads a model given by name in float32 by default: for a 7B base that is 33 GB instead of
+    17 GB, for weights that never change. Full fine-tuning keeps float32 (an update of lr 1e-6
+    would vanish in bf16's precision); PEFT keeps the adapters themselves in float32.
+    """
+    kwargs = config.model_init_kwargs
+    if isinstance(kwargs, str):
+        kwargs = json.loads(kwargs)
+    kwargs = dict(kwargs or {})
+    if config.use_lora and config.bf16 and "dtype" not in kwargs and "torch_dtype" not in kwargs:
+        kwargs["dtype"] = "bfloat16"
+    config.model_init_kwargs = kwargs or None
+
+
 @dataclass
 class G0Config(GRPOConfig):
     """:class:`trl.GRPOConfig` with the paper's G0 recipe as defaults, plus vlmgym settings.
@@ -126,6 +142,7 @@ class G0Config(GRPOConfig):
         if self.states_per_step is not None:
             self._derive_batches()
         super().__post_init__()
+        frozen_base_in_bf16(self)
         if self.remove_unused_columns is not False:
             raise ValueError("remove_unused_columns must be False: the rewards read the state columns")
         if self.states_per_step is not None and self.states_per_generation != self.states_per_step:

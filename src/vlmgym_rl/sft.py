@@ -31,6 +31,8 @@ import numpy as np
 from transformers.trainer_utils import get_last_checkpoint
 from trl import SFTConfig
 
+from vlmgym_rl.recipes import frozen_base_in_bf16
+
 __all__ = ["ColdStartConfig", "G1Result", "build_sft_trainer", "run_sft", "train_g1", "train_sft",
            "validate_coldstart_dataset"]
 
@@ -69,6 +71,7 @@ class ColdStartConfig(SFTConfig):
 
     def __post_init__(self) -> None:
         super().__post_init__()
+        frozen_base_in_bf16(self)
         if self.max_length is not None and self.max_length < 1:
             raise ValueError(f"max_length must be a positive integer or None, got {self.max_length}")
         if self.packing:

@@ -176,3 +176,18 @@ def test_example_launchers_pass_valid_arguments(script, tmp_path):
     assert "accelerate/" in text and (EXAMPLES / "accelerate").is_dir()
     for config in re.findall(r"accelerate/(\w+)\.yaml", text.replace("zero$ZERO", "zero3")):
         assert (EXAMPLES / "accelerate" / f"{config}.yaml").is_file()
+
+
+def test_lora_loads_the_frozen_base_in_bf16_but_full_finetuning_keeps_float32(tmp_path):
+    from vlmgym_rl.recipes import G0Config
+    from vlmgym_rl.sft import ColdStartConfig
+
+    common = {"output_dir": str(tmp_path), "use_cpu": True, "report_to": "none"}
+    assert G0Config(env_ids=["VLMGym/2048-v0"], use_lora=True, **common).model_init_kwargs == {
+        "dtype": "bfloat16"}
+    assert G0Config(env_ids=["VLMGym/2048-v0"], **common).model_init_kwargs is None
+    assert G0Config(env_ids=["VLMGym/2048-v0"], use_lora=True, bf16=False, **common).model_init_kwargs is None
+    explicit = G0Config(env_ids=["VLMGym/2048-v0"], use_lora=True, model_init_kwargs='{"dtype": "float16"}',
+                        **common)
+    assert explicit.model_init_kwargs == {"dtype": "float16"}
+    assert ColdStartConfig(use_lora=True, **common).model_init_kwargs == {"dtype": "bfloat16"}
