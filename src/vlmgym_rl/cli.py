@@ -98,18 +98,10 @@ def _cmd_g0(argv: list[str]) -> int:
         trainer = build_g0_trainer(script.model, config, processor=processor)
     except (ValueError, TypeError, KeyError, OSError) as exc:
         raise _SetupError(str(exc)) from exc
-    # --resume_from_checkpoint DIR, or "last" for the newest checkpoint in --output-dir
-    resume: str | bool | None = True if config.resume_from_checkpoint == "last" else config.resume_from_checkpoint
-    if isinstance(resume, str):
-        from vlmgym_rl.callback import VLMGymCallback
+    from vlmgym_rl.recipes import resolve_checkpoint, run_g0
 
-        for cb in trainer.callback_handler.callbacks:
-            if isinstance(cb, VLMGymCallback):
-                cb.resume_checkpoint = resume
-    trainer.train(resume_from_checkpoint=resume)
-    trainer.save_model(config.output_dir)
-    if trainer.accelerator.is_main_process:
-        trainer.processing_class.save_pretrained(config.output_dir)
+    # --resume_from_checkpoint DIR, or "last" for the newest checkpoint in --output-dir if there is one
+    run_g0(trainer, resume_from_checkpoint=resolve_checkpoint(config.resume_from_checkpoint, config.output_dir))
     return 0
 
 
@@ -244,15 +236,11 @@ def _cmd_sft(argv: list[str]) -> int:
         trainer = build_sft_trainer(script.model, config, train_dataset=dataset, processor=processor)
     except (ValueError, TypeError, KeyError, OSError) as exc:
         raise _SetupError(str(exc)) from exc
+    from vlmgym_rl.recipes import resolve_checkpoint
     from vlmgym_rl.sft import run_sft
 
     # --resume_from_checkpoint DIR, or "last" for the newest checkpoint in --output-dir if there is one
-    resume: str | bool | None = config.resume_from_checkpoint
-    if resume == "last":
-        from transformers.trainer_utils import get_last_checkpoint
-
-        resume = get_last_checkpoint(config.output_dir) if Path(config.output_dir).is_dir() else None
-    run_sft(trainer, resume_from_checkpoint=resume)
+    run_sft(trainer, resume_from_checkpoint=resolve_checkpoint(config.resume_from_checkpoint, config.output_dir))
     return 0
 
 

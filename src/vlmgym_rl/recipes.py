@@ -29,6 +29,7 @@ import logging
 import math
 import os
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from transformers.trainer_utils import SchedulerType
@@ -374,13 +375,36 @@ def build_g0_trainer(model: Any, config: G0Config | None = None, *, processor: A
 def train_g0(model: Any, config: G0Config | None = None, *, resume_from_checkpoint: str | bool | None = None,
              save: bool = True, **kwargs: Any) -> Any:
     """Build the G0 trainer (see :func:`build_g0_trainer`), train, save to ``output_dir``; return it."""
+    return run_g0(build_g0_trainer(model, config, **kwargs), resume_from_checkpoint=resume_from_checkpoint,
+                  save=save)
+
+
+def resolve_checkpoint(resume: str | bool | None, output_dir: str | os.PathLike[str]) -> str | bool | None:
+    """``"last"`` -> the newest checkpoint in ``output_dir``, or ``None`` when there is none yet.
+
+    So one command line both starts a run and continues it after an interruption.
+    """
+    if resume != "last":
+        return resume
+    from transformers.trainer_utils import get_last_checkpoint
+
+    return get_last_checkpoint(str(output_dir)) if Path(output_dir).is_dir() else None
+
+
+def prepare_resume(trainer: Any, resume_from_checkpoint: str | bool | None) -> None:
+    """Tell :class:`VLMGymCallback` which checkpoint a run resumes from (it restores what the
+    Trainer's own resume misses; see callback.py)."""
     from vlmgym_rl.callback import VLMGymCallback
 
-    trainer = build_g0_trainer(model, config, **kwargs)
     if isinstance(resume_from_checkpoint, str):
         for cb in trainer.callback_handler.callbacks:
             if isinstance(cb, VLMGymCallback):
                 cb.resume_checkpoint = resume_from_checkpoint
+
+
+def run_g0(trainer: Any, *, resume_from_checkpoint: str | bool | None = None, save: bool = True) -> Any:
+    """Train a trainer from :func:`build_g0_trainer` and save model and processor to ``output_dir``."""
+    prepare_resume(trainer, resume_from_checkpoint)
     trainer.train(resume_from_checkpoint=resume_from_checkpoint)
     if save:
         trainer.save_model(trainer.args.output_dir)

@@ -28,10 +28,9 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from transformers.trainer_utils import get_last_checkpoint
 from trl import SFTConfig
 
-from vlmgym_rl.recipes import frozen_base_in_bf16
+from vlmgym_rl.recipes import frozen_base_in_bf16, prepare_resume, resolve_checkpoint
 
 __all__ = ["ColdStartConfig", "G1Result", "build_sft_trainer", "run_sft", "train_g1", "train_sft",
            "validate_coldstart_dataset"]
@@ -221,12 +220,7 @@ def train_sft(model: Any, config: ColdStartConfig | None = None, *, train_datase
 
 def run_sft(trainer: Any, *, resume_from_checkpoint: str | bool | None = None) -> Any:
     """Train a trainer from :func:`build_sft_trainer` and save it as :func:`train_sft` does."""
-    from vlmgym_rl.callback import VLMGymCallback
-
-    if isinstance(resume_from_checkpoint, str):
-        for cb in trainer.callback_handler.callbacks:
-            if isinstance(cb, VLMGymCallback):
-                cb.resume_checkpoint = resume_from_checkpoint
+    prepare_resume(trainer, resume_from_checkpoint)
     result = trainer.train(resume_from_checkpoint=resume_from_checkpoint)
     out = Path(trainer.args.output_dir)
     _save_final(trainer, out, trainer.args.merge_lora)
@@ -335,14 +329,13 @@ def train_g1(model: Any, output_dir: str | os.PathLike[str], *, g0_config: Any =
             dataset = load_coldstart_dataset(coldstart)
         else:
             dataset = coldstart
-        resume = get_last_checkpoint(str(sft_dir)) if sft_dir.is_dir() else None
         sft_trainer = train_sft(model, sft_config, train_dataset=dataset, processor=processor,
-                                resume_from_checkpoint=resume)
+                                resume_from_checkpoint=resolve_checkpoint("last", sft_dir))
         processor = sft_trainer.processing_class
         _release(sft_trainer)  # G0 loads the saved checkpoint; free the SFT copy and its optimizer first
     else:
         logger.info("the SFT stage is finished (%s); going on with G0", sft_dir / SFT_DONE)
-    resume_rl = get_last_checkpoint(str(rl_dir)) if rl_dir.is_dir() else None
-    g0_trainer = train_g0(str(sft_dir), g0_config, processor=processor, resume_from_checkpoint=resume_rl,
+    g0_trainer = train_g0(str(sft_dir), g0_config, processor=processor,
+                          resume_from_checkpoint=resolve_checkpoint("last", rl_dir),
                           **g0_kwargs)
     return G1Result(root, data_dir, sft_dir, rl_dir, sft_trainer, g0_trainer, stats)

@@ -191,3 +191,15 @@ def test_lora_loads_the_frozen_base_in_bf16_but_full_finetuning_keeps_float32(tm
                         **common)
     assert explicit.model_init_kwargs == {"dtype": "float16"}
     assert ColdStartConfig(use_lora=True, **common).model_init_kwargs == {"dtype": "bfloat16"}
+
+
+def test_resume_last_means_newest_checkpoint_or_a_fresh_start(tmp_path):
+    from vlmgym_rl.recipes import resolve_checkpoint
+
+    assert resolve_checkpoint("last", tmp_path / "missing") is None
+    assert resolve_checkpoint("last", tmp_path) is None
+    for step in (5, 20, 10):
+        (tmp_path / f"checkpoint-{step}").mkdir()
+    assert resolve_checkpoint("last", tmp_path) == str(tmp_path / "checkpoint-20")
+    assert resolve_checkpoint("some/dir", tmp_path) == "some/dir"
+    assert resolve_checkpoint(None, tmp_path) is None
