@@ -19,7 +19,7 @@ training step, and per game when there are several, it computes
 and writes into ``<run>/report/`` (or ``out``): ``metrics.csv`` (one row per step and game),
 PNG plots (``rewards.png``, ``perception.png``, ``reasoning.png``, ``localization.png``; raw values
 faint, a moving average bold) and ``report.md`` (a summary table: first and last tenth of the run
-and the whole run, and the plots). Plots need matplotlib (``pip install "vlmgym[eval]"``).
+and the whole run, and the plots). Plots need matplotlib (part of the ``rl`` extra).
 
 Records from before ``perception_cell_acc``/``localization`` were logged get them computed where
 possible (localization from the completion; the cell accuracy needs the board text and is left
@@ -196,7 +196,7 @@ def write_report(run: str | os.PathLike[str], out: str | os.PathLike[str] | None
             matplotlib.use("Agg")
             import matplotlib.pyplot as plt
         except ImportError:
-            raise ImportError("the report's plots need matplotlib: pip install 'vlmgym[eval]' (or pass plots=False, "
+            raise ImportError("the report's plots need matplotlib: pip install 'vlmgym[rl]' (or pass plots=False, "
                               "--no-plots)") from None
     base = run_path if run_path.is_dir() else run_path.parent
     if base.name == "rollouts":
