@@ -190,6 +190,10 @@ class VLMGymEpisode:
             blocks.append({"type": "text", "text": f"Current board:\n{info['board_text'][0]}"})
         return blocks
 
+    def _play_pair(self, row1: int, col1: int, row2: int, col2: int) -> list[dict[str, Any]]:
+        """A two-cell move, written as the game's answer text."""
+        return self._play(f"({int(row1)}, {int(col1)}) ({int(row2)}, {int(col2)})")
+
     def _play(self, answer: str) -> list[dict[str, Any]]:
         """Apply one move (the game's answer text); the tool result as content blocks."""
         if self._vec is None:
@@ -267,7 +271,7 @@ class PairEpisode(VLMGymEpisode):
         Returns:
             The result of the move and a picture of the new board.
         """
-        return self._play(f"({int(row1)}, {int(col1)}) ({int(row2)}, {int(col2)})")
+        return self._play_pair(row1, col1, row2, col2)
 
 
 class ShisenshoEpisode(VLMGymEpisode):
@@ -285,7 +289,7 @@ class ShisenshoEpisode(VLMGymEpisode):
         Returns:
             The result of the move and a picture of the new board.
         """
-        return self._play(f"({int(row1)}, {int(col1)}) ({int(row2)}, {int(col2)})")
+        return self._play_pair(row1, col1, row2, col2)
 
 
 class SwapEpisode(VLMGymEpisode):
@@ -303,7 +307,7 @@ class SwapEpisode(VLMGymEpisode):
         Returns:
             The result of the move and a picture of the new board.
         """
-        return self._play(f"({int(row1)}, {int(col1)}) ({int(row2)}, {int(col2)})")
+        return self._play_pair(row1, col1, row2, col2)
 
 
 _BY_GAME: dict[str, type[VLMGymEpisode]] = {"2048": Game2048Episode, "shisensho": ShisenshoEpisode,
