@@ -26,13 +26,13 @@ class UsageError(ValueError):
     """Bad command-line input (exit status 2)."""
 
 
-def parse_env_kwargs(pairs: list[str]) -> dict[str, Any]:
+def parse_env_kwargs(pairs: list[str], what: str = "env kwargs") -> dict[str, Any]:
     """``["size=5", "colors=[\\"Red\\"]"]`` -> kwargs; values are JSON when they parse, else strings."""
     out: dict[str, Any] = {}
     for pair in pairs:
         key, sep, value = pair.partition("=")
         if not sep or not key.isidentifier():
-            raise SystemExit(f"env kwargs must look like name=value, got {pair!r}")
+            raise UsageError(f"{what} must look like name=value, got {pair!r}")
         try:
             out[key] = json.loads(value)
         except json.JSONDecodeError:
@@ -96,19 +96,6 @@ def _split_targets(targets: list[str]) -> tuple[list[str], dict[str, Any]]:
     return ids, kwargs
 
 
-def _kv(pairs: list[str], what: str) -> dict[str, Any]:
-    out: dict[str, Any] = {}
-    for pair in pairs:
-        key, sep, value = pair.partition("=")
-        if not sep or not key.isidentifier():
-            raise UsageError(f"{what} must look like name=value, got {pair!r}")
-        try:
-            out[key] = json.loads(value)
-        except json.JSONDecodeError:
-            out[key] = value
-    return out
-
-
 def eval_config_from_args(args: argparse.Namespace) -> Any:
     """Turn parsed ``vlmgym eval`` arguments into an :class:`~vlmgym.eval.EvalConfig`.
 
@@ -119,7 +106,7 @@ def eval_config_from_args(args: argparse.Namespace) -> Any:
     from vlmgym.eval.runner import EvalConfig, config_from_json
 
     ids, env_kwargs = _split_targets(args.targets)
-    policy_kwargs = _kv(args.policy_arg or [], "--policy-arg")
+    policy_kwargs = parse_env_kwargs(args.policy_arg or [], "--policy-arg")
     generation = {k: getattr(args, k) for k in _GENERATION_OPTIONS if getattr(args, k) is not None}
     saved: dict[str, Any] = {}
     if args.resume:
