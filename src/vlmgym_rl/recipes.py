@@ -47,6 +47,27 @@ def _help(text: str) -> dict[str, Any]:
     return {"help": text}
 
 
+@dataclass
+class LoraArguments:
+    """LoRA (PEFT) options shared by the G0 and cold-start configs."""
+
+    use_lora: bool = field(default=False, metadata=_help("Train LoRA adapters (PEFT) instead of all weights."))
+    lora_r: int = field(default=64, metadata=_help("LoRA rank."))
+    lora_alpha: int = field(default=128, metadata=_help("LoRA alpha."))
+    lora_dropout: float = field(default=0.05, metadata=_help("LoRA dropout."))
+    lora_target_modules: list[str] | None = field(
+        default=None, metadata=_help("Modules to adapt (default: all linear layers, vision tower included)."))
+
+    def lora_config(self) -> Any:
+        """The ``peft.LoraConfig`` these options describe, or ``None`` without ``use_lora``."""
+        if not self.use_lora:
+            return None
+        from peft import LoraConfig
+
+        return LoraConfig(r=self.lora_r, lora_alpha=self.lora_alpha, lora_dropout=self.lora_dropout,
+                          target_modules=self.lora_target_modules or "all-linear", task_type="CAUSAL_LM")
+
+
 def frozen_base_in_bf16(config: Any) -> None:
     """With LoRA and bf16, load the frozen base model in bf16 unless a dtype was chosen.
 
@@ -64,7 +85,7 @@ def frozen_base_in_bf16(config: Any) -> None:
 
 
 @dataclass
-class G0Config(GRPOConfig):
+class G0Config(GRPOConfig, LoraArguments):
     """:class:`trl.GRPOConfig` with the paper's G0 recipe as defaults, plus vlmgym settings.
 
     See the module docstring for the mapping. ``states_per_step`` (when set) derives
@@ -85,7 +106,7 @@ class G0Config(GRPOConfig):
     max_completion_length: int | None = field(default=8192, metadata=_help("Answer tokens (paper: 8192)."))
     max_steps: int = field(default=500, metadata=_help("Optimizer steps (paper: about 400-500)."))
     logging_steps: float = field(default=1, metadata=_help("Log every step."))
-    remove_unused_columns: bool | None = field(
+    remove_unused_columns: bool = field(
         default=False, metadata=_help("Must stay False: the rewards read the state columns."))
     shuffle_dataset: bool | None = field(
         default=False, metadata=_help("States are sampled at random already; streams must not be buffered."))
@@ -130,13 +151,6 @@ class G0Config(GRPOConfig):
     env_eval_temperature: float = field(default=0.0, metadata=_help("0: greedy evaluation answers."))
     rollout_log: bool = field(default=True, metadata=_help("Write <output_dir>/rollouts/rollouts.jsonl."))
 
-    # -- LoRA ---------------------------------------------------------------------------------------
-    use_lora: bool = field(default=False, metadata=_help("Train LoRA adapters (PEFT) instead of all weights."))
-    lora_r: int = field(default=64, metadata=_help("LoRA rank."))
-    lora_alpha: int = field(default=128, metadata=_help("LoRA alpha."))
-    lora_dropout: float = field(default=0.05, metadata=_help("LoRA dropout."))
-    lora_target_modules: list[str] | None = field(
-        default=None, metadata=_help("Modules to adapt (default: all linear layers, vision tower included)."))
 
     def __post_init__(self) -> None:
         self._check_vlmgym_fields()
@@ -356,11 +370,8 @@ def build_g0_trainer(model: Any, config: G0Config | None = None, *, processor: A
     elif len(config.reward_weights) != len(funcs):
         raise ValueError(f"reward_weights needs {len(funcs)} values (game, format, perception), got "
                          f"{config.reward_weights}")
-    if peft_config is None and config.use_lora:
-        from peft import LoraConfig
-
-        peft_config = LoraConfig(r=config.lora_r, lora_alpha=config.lora_alpha, lora_dropout=config.lora_dropout,
-                                 target_modules=config.lora_target_modules or "all-linear", task_type="CAUSAL_LM")
+    if peft_config is None:
+        peft_config = config.lora_config()
     trainer = GRPOTrainer(model=model, reward_funcs=list(funcs), args=config, train_dataset=train_dataset,
                           processing_class=processor, peft_config=peft_config, callbacks=callbacks,
                           **trainer_kwargs)

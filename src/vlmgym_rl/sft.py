@@ -30,7 +30,7 @@ from typing import Any
 import numpy as np
 from trl import SFTConfig
 
-from vlmgym_rl.recipes import frozen_base_in_bf16, prepare_resume, resolve_checkpoint
+from vlmgym_rl.recipes import LoraArguments, frozen_base_in_bf16, prepare_resume, resolve_checkpoint
 
 __all__ = ["ColdStartConfig", "G1Result", "build_sft_trainer", "run_sft", "train_g1", "train_sft",
            "validate_coldstart_dataset"]
@@ -46,7 +46,7 @@ def _help(text: str) -> dict[str, Any]:
 
 
 @dataclass
-class ColdStartConfig(SFTConfig):
+class ColdStartConfig(SFTConfig, LoraArguments):
     """:class:`trl.SFTConfig` with the paper's cold start as defaults (see the module docstring)."""
 
     learning_rate: float = field(default=2e-5, metadata=_help("Learning rate (paper: 2e-5)."))
@@ -59,12 +59,6 @@ class ColdStartConfig(SFTConfig):
     verify_dataset: bool = field(
         default=True, metadata=_help("Check before training that every example's answer is rewarded by its env "
                                      "and its perception is the exact board text."))
-    use_lora: bool = field(default=False, metadata=_help("Train LoRA adapters (PEFT) instead of all weights."))
-    lora_r: int = field(default=64, metadata=_help("LoRA rank."))
-    lora_alpha: int = field(default=128, metadata=_help("LoRA alpha."))
-    lora_dropout: float = field(default=0.05, metadata=_help("LoRA dropout."))
-    lora_target_modules: list[str] | None = field(
-        default=None, metadata=_help("Modules to adapt (default: all linear layers, vision tower included)."))
     merge_lora: bool = field(
         default=True, metadata=_help("Merge the adapters into the saved model (a plain checkpoint for G0)."))
 
@@ -177,11 +171,8 @@ def build_sft_trainer(model: Any, config: ColdStartConfig | None = None, *, trai
     processor = load_processor(model, processor)
     if not isinstance(model, str) and (not hasattr(model, "config") or not hasattr(model, "forward")):
         raise TypeError(f"model must be a model id/path or a transformers model, got {type(model).__name__}")
-    if peft_config is None and config.use_lora:
-        from peft import LoraConfig
-
-        peft_config = LoraConfig(r=config.lora_r, lora_alpha=config.lora_alpha, lora_dropout=config.lora_dropout,
-                                 target_modules=config.lora_target_modules or "all-linear", task_type="CAUSAL_LM")
+    if peft_config is None:
+        peft_config = config.lora_config()
     trainer = SFTTrainer(model=model, args=config, train_dataset=train_dataset, processing_class=processor,
                          peft_config=peft_config, callbacks=callbacks, **trainer_kwargs)
     plugin = getattr(trainer.accelerator.state, "deepspeed_plugin", None)
