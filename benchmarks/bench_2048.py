@@ -14,7 +14,7 @@ from PIL import Image, ImageDraw
 
 sys.path.insert(0, str(Path(__file__).parent))
 import vlmgym  # noqa: E402,F401
-from common import side_by_side, table  # noqa: E402
+from common import scoring_rows, side_by_side, table  # noqa: E402
 from vlmgym.core.render import font  # noqa: E402
 
 BATCH = 64
@@ -132,18 +132,7 @@ def main() -> list[tuple[str, str, str]]:
     sampler.random_steps(100)
     states = [s for s in sampler.get_states() for _ in range(5)]
     answers = [f"<answer>{d}</answer>" for d in rng.integers(0, 4, 640)]
-    plain_img = gym.make_vec("VLMGym/2048-v0", num_envs=640)
-    plain_txt = gym.make_vec("VLMGym/2048-v0", num_envs=640, obs_mode="text")
-    plain_img.reset(seed=2)
-    plain_txt.reset(seed=2)
-
-    def plain(vec):
-        vec.set_states(states)
-        vec.step(answers)
-
-    s = side_by_side({"score": lambda: sampler.score(states, answers),
-                      "plain_image": lambda: plain(plain_img), "plain_text": lambda: plain(plain_txt)},
-                     repeat=7)
+    scoring = scoring_rows("VLMGym/2048-v0", sampler, states, answers, obs_modes=("image", "text"))
     mb = out.nbytes / 1e6
     rows = [
         (f"env steps/s, batch {BATCH}, image obs, text answers", f"{sps['text']:,.0f}", ""),
@@ -155,11 +144,7 @@ def main() -> list[tuple[str, str, str]]:
          f"({out.nbytes / c['compose'] / 1e9:.1f} GB/s)", ""),
         ("np.copyto of the same bytes", f"{c['copyto'] * 1e3:.2f} ms ({out.nbytes / c['copyto'] / 1e9:.1f} GB/s)", ""),
         ("**composition bytes/s / np.copyto bytes/s**", f"**{c['copyto'] / c['compose']:.2f}**", ">= 0.5"),
-        ("score(): 128 states x 5 answers", f"{s['score'] * 1e3:.2f} ms", ""),
-        ("640 plain batched steps (set_states + step, image obs)", f"{s['plain_image'] * 1e3:.2f} ms", ""),
-        ("640 plain batched steps (set_states + step, text obs)", f"{s['plain_text'] * 1e3:.2f} ms", ""),
-        ("**score cost / plain image steps**", f"**{s['score'] / s['plain_image']:.2f}x**", "<= 1.5x"),
-        ("score cost / plain text steps", f"{s['score'] / s['plain_text']:.2f}x", "<= 1.5x"),
+        *scoring,
     ]
     print(table("2048 (benchmarks/bench_2048.py)", rows))
     return rows

@@ -18,7 +18,7 @@ from PIL import Image, ImageDraw
 sys.path.insert(0, str(Path(__file__).parent))
 sys.path.insert(0, str(Path(__file__).parent.parent / "tests"))
 import vlmgym  # noqa: E402,F401
-from common import side_by_side, table  # noqa: E402
+from common import scoring_rows, side_by_side, table  # noqa: E402
 from reference import shisensho_ref as ref  # noqa: E402
 from vlmgym.core.tiles import COLORS, GRID_COLOR, TILE_COLOR, _draw_shape  # noqa: E402
 from vlmgym.games.shisensho import PAPER_SHAPES, legal_pairs  # noqa: E402
@@ -206,14 +206,7 @@ def main() -> list[tuple[str, str, str]]:
     masks = np.repeat(game.legal_mask(text_vec.engine.batch), 5, axis=0)
     acts = game.decode(policy(masks, np.random.default_rng(2)))
     answers = [f"<answer>({a}, {b}) ({c}, {d})</answer>" for a, b, c, d in acts.tolist()]
-    plain = gym.make_vec(PAPER, num_envs=640)
-    plain.reset(seed=2)
-
-    def plain_steps() -> None:
-        plain.set_states(states)
-        plain.step(answers)
-
-    s = side_by_side({"score": lambda: text_vec.score(states, answers), "plain": plain_steps}, repeat=5)
+    scoring = scoring_rows(PAPER, text_vec, states, answers, repeat=5)
 
     # 5. dealing: uniform (the paper) and with the clearable guarantee
     deal_envs = {
@@ -249,9 +242,7 @@ def main() -> list[tuple[str, str, str]]:
         ("frames composed during 250 sampler steps (128 envs)", f"{frames_during_steps}", "0"),
         ("250 random steps of 128 envs (no drawing)", f"{sm['steps'] * 1e3:.0f} ms", ""),
         ("then one observation of the 128 envs (images + text)", f"{sm['observe'] * 1e3:.1f} ms", ""),
-        ("score(): 128 states x 5 answers", f"{s['score'] * 1e3:.2f} ms", ""),
-        ("640 plain batched steps (set_states + step, image obs)", f"{s['plain'] * 1e3:.2f} ms", ""),
-        ("**score cost / plain image steps**", f"**{s['score'] / s['plain']:.2f}x**", "<= 1.5x"),
+        *scoring,
     ]
     rows += [(f"reset (deal) of {BATCH} envs, {k}", f"{v * 1e3:,.1f} ms", "") for k, v in d.items()]
     print(table("Shisen-Sho (benchmarks/bench_shisensho.py)", rows))

@@ -15,7 +15,7 @@ from PIL import Image, ImageDraw
 
 sys.path.insert(0, str(Path(__file__).parent))
 import vlmgym  # noqa: E402,F401
-from common import side_by_side, table  # noqa: E402
+from common import scoring_rows, side_by_side, table  # noqa: E402
 from vlmgym.core.tiles import COLORS, GRID_COLOR, SHAPES, TILE_COLOR, _draw_shape  # noqa: E402
 from vlmgym.games.swap import valid_swap_mask  # noqa: E402
 
@@ -199,14 +199,7 @@ def main() -> list[tuple[str, str, str]]:
     masks = np.repeat(game.legal_mask(sampler.engine.batch), 5, axis=0)
     acts = game.decode(policy(masks, np.random.default_rng(2)))
     answers = [f"<answer>({a}, {b}) ({c}, {d})</answer>" for a, b, c, d in acts.tolist()]
-    plain = gym.make_vec("VLMGym/Swap-v0", num_envs=640)
-    plain.reset(seed=2)
-
-    def plain_steps():
-        plain.set_states(states)
-        plain.step(answers)
-
-    s = side_by_side({"score": lambda: sampler.score(states, answers), "plain": plain_steps}, repeat=7)
+    scoring = scoring_rows("VLMGym/Swap-v0", sampler, states, answers)
 
     mb = out.nbytes / 1e6
     rows = [
@@ -227,9 +220,7 @@ def main() -> list[tuple[str, str, str]]:
         ("np.copyto of the same bytes", f"{c['copyto'] * 1e3:.2f} ms ({out.nbytes / c['copyto'] / 1e9:.1f} GB/s)",
          ""),
         (f"reset (deal) of {BATCH} envs with image obs", f"{d['reset'] * 1e3:.2f} ms", ""),
-        ("score(): 128 states x 5 answers", f"{s['score'] * 1e3:.2f} ms", ""),
-        ("640 plain batched steps (set_states + step, image obs)", f"{s['plain'] * 1e3:.2f} ms", ""),
-        ("**score cost / plain image steps**", f"**{s['score'] / s['plain']:.2f}x**", "<= 1.5x"),
+        *scoring,
     ]
     print(table("Swap (benchmarks/bench_swap.py)", rows))
     return rows
