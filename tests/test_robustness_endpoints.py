@@ -107,6 +107,13 @@ def test_error_texts_are_printable(server):
     message.encode("utf-8")  # no lone surrogate left
 
 
+def test_a_secret_at_the_edge_of_an_error_snippet_is_not_cut_in_half(server):
+    server.script.append(("raw", 400, b"x" * 295 + KEY.encode() + b" and more"))
+    with pytest.raises(RequestFailed) as info:
+        ChatClient(server.url, KEY, timeout=5, max_retries=0).chat(_body())
+    assert KEY[:5] not in str(info.value) and "x" * 295 in str(info.value)
+
+
 # -- a total deadline per attempt ---------------------------------------------------------------------
 @pytest.mark.parametrize("phase", ["headers", "body"])
 def test_timeout_is_a_total_deadline_against_a_dripping_server(server, phase):

@@ -162,3 +162,18 @@ def test_bad_data_files_are_bad_input_on_the_command_line(tmp_path, capsys):
                      "--out", str(tmp_path / f"ev-{path.name}"), "--no-video", "--no-curves", "--no-progress"])
         err = capsys.readouterr().err
         assert code == 2 and message in err and str(path) in err and "Traceback" not in err
+
+
+def test_the_flaky_endpoint_example_runs(tmp_path, capsys):
+    import importlib.util
+
+    path = Path(__file__).resolve().parents[1] / "examples" / "eval_flaky_endpoint.py"
+    spec = importlib.util.spec_from_file_location("eval_flaky_endpoint", path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    counts = module.main(tmp_path / "flaky")
+    assert counts["request_failed"] == 3 and sum(counts.values()) == 6
+    printed = capsys.readouterr().out
+    for what in ("timeout: no complete response within 1 s", "malformed reply", "response cut", "the key is in no file"):
+        assert what in printed

@@ -131,14 +131,16 @@ def build_chat_body(model: str, text: str, image_png: bytes | None, generation: 
 
 
 def _printable(text: str, limit: int = _MAX_ERROR_TEXT) -> str:
-    """At most ``limit`` characters of ``text``, secrets redacted, control characters and lone
-    surrogates escaped (safe to store and to print on a terminal)."""
+    """At most ``limit`` characters of ``text``, secrets redacted (over a wider window than is
+    kept, so that none is cut in half), control characters and lone surrogates escaped (safe to
+    store and to print on a terminal)."""
     text = redact_text(text[: 4 * limit])[:limit]
     return "".join(c if c.isprintable() else ascii(c)[1:-1] for c in text)
 
 
 def _snippet(data: bytes) -> str:
-    return _printable(data[:_MAX_ERROR_TEXT].decode("utf-8", "replace"))
+    # (redacted over a wider window than is kept, so no secret is cut in half at the end)
+    return _printable(data[: 4 * _MAX_ERROR_TEXT].decode("utf-8", "replace"))
 
 
 def parse_chat_reply(data: bytes) -> tuple[str, dict[str, int] | None, str | None]:
