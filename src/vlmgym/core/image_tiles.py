@@ -27,10 +27,8 @@ is a ``ValueError`` that names the file, says what is wrong and where to get a g
 
 from __future__ import annotations
 
-import bz2
 import gzip
 import hashlib
-import lzma
 import os
 import string
 import tarfile
@@ -44,6 +42,12 @@ import numpy as np
 from PIL import Image
 
 from vlmgym.core.tiles import GRID_COLOR, draw_shape_tile, select_names
+
+try:  # (optional parts of the standard library, like tarfile treats them)
+    from lzma import LZMAError as _LZMAError
+except ImportError:  # pragma: no cover - Python built without lzma: .tar.xz cannot be read
+    class _LZMAError(Exception):  # type: ignore[no-redef]
+        pass
 
 __all__ = ["ImageTiles", "CIFAR10_ENV_VAR", "CIFAR10_URL", "CIFAR10_CLASSES", "CIFAR10_MD5",
            "CIFAR10_ARCHIVE_BYTES", "MAX_IMAGES_PER_CLASS", "MAX_IMAGE_PX", "MAX_ARCHIVE_BYTES",
@@ -441,7 +445,7 @@ class _CifarPool:
                 continue
             lab, pix, top = self.batches[fname]
             if top >= n_classes:
-                raise ValueError(f"{fname} has label {top} but only {n_classes} class names")
+                raise ValueError(f"{where}: {fname} has label {top} but only {n_classes} class names")
             keep = _first_of_each(lab, room)
             room -= np.bincount(lab[keep], minlength=256)
             labels.append(lab[keep])
@@ -449,7 +453,7 @@ class _CifarPool:
         lab_all = np.concatenate(labels)
         missing = [names[k] for k in range(n_classes) if not (lab_all == k).any()]
         if missing:
-            raise ValueError(f"the CIFAR-10 {self.split} batches have no pictures of {missing}")
+            raise ValueError(f"the CIFAR-10 {self.split} batches in {where} have no pictures of {missing}")
         return ImageTiles(np.ascontiguousarray(np.concatenate(pictures)), lab_all, names,
                           source=f"CIFAR-10 {self.split} from {where} ({note})")
 
@@ -531,7 +535,7 @@ def _read_archive(path: Path, size: int, pool: _CifarPool) -> str:
                 raise ValueError(_cifar_help(f"{where!r} is truncated ({exc}): the download was "
                                              "probably interrupted; download it again")) from None
             raise ValueError(_cifar_help(f"{where!r} is not a readable tar archive ({exc})")) from None
-        except (OSError, zlib.error, lzma.LZMAError, tarfile.TarError) as exc:
+        except (OSError, zlib.error, _LZMAError, tarfile.TarError) as exc:
             raise ValueError(_cifar_help(f"{where!r} is corrupted ({kind}: {exc}); download it "
                                          "again")) from None
         finally:
@@ -590,11 +594,20 @@ def _decompressed(raw: IO[bytes]) -> tuple[IO[bytes], str]:
     raw.seek(0)
     if magic.startswith(b"\x1f\x8b"):
         return cast(IO[bytes], gzip.GzipFile(fileobj=raw, mode="rb")), "gzip"
-    if magic.startswith(b"BZh"):
-        return cast(IO[bytes], bz2.BZ2File(raw, "rb")), "bz2"
-    if magic.startswith(b"\xfd7zXZ\x00"):
-        return cast(IO[bytes], lzma.LZMAFile(raw, "rb")), "xz"
-    return raw, "tar"
+    kind = "bz2" if magic.startswith(b"BZh") else "xz" if magic.startswith(b"\xfd7zXZ\x00") else "tar"
+    if kind == "tar":
+        return raw, kind
+    try:  # (the caller closes what is returned)
+        if kind == "bz2":
+            import bz2
+
+            return cast(IO[bytes], bz2.BZ2File(raw, "rb")), kind
+        import lzma
+
+        return cast(IO[bytes], lzma.LZMAFile(raw, "rb")), kind
+    except ImportError as exc:  # pragma: no cover - a Python built without them
+        raise ValueError(_cifar_help(f"this Python cannot read {kind} archives ({exc}); use the "
+                                     ".tar.gz")) from None
 
 
 def _md5(path: Path) -> str:
