@@ -361,8 +361,8 @@ class ChatClient:
                  max_retries: int = 4, backoff: float = 1.0, max_backoff: float = 30.0,
                  headers: dict[str, str] | None = None, max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES):
         try:
-            parsed = urllib.parse.urlsplit(base_url)
-            port = parsed.port
+            parsed = urllib.parse.urlsplit(base_url) if isinstance(base_url, str) else None
+            port = parsed.port if parsed is not None else None
         except ValueError:  # e.g. a port out of range
             parsed, port = None, None
         if parsed is None or parsed.scheme not in ("http", "https") or not parsed.hostname:
