@@ -33,3 +33,15 @@ def cifar10_archive(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def env_kwargs_for(cifar10_archive: Path) -> dict[str, dict]:
     """Extra kwargs some ids need in tests (e.g. a small image archive); id -> kwargs."""
     return {"VLMGym/ShisenshoCifar10-v0": {"cifar10_path": str(cifar10_archive)}}
+
+
+@pytest.fixture
+def server():
+    """A scripted OpenAI-compatible chat server on 127.0.0.1 (``test_eval_openai.FakeChatServer``);
+    requests it found malformed fail the test."""
+    from test_eval_openai import FakeChatServer
+
+    s = FakeChatServer()
+    yield s
+    s.close()
+    assert not s.errors, s.errors

@@ -2,7 +2,9 @@
 
 The server implements ``POST /v1/chat/completions`` with image inputs: it checks that every image
 is a PNG data URI that decodes, records each request, and answers from a script that can inject
-HTTP 500/429/400, sleeps beyond the client timeout, malformed bodies and dropped connections.
+HTTP 500/429/400, sleeps beyond the client timeout, malformed bodies and dropped connections, raw
+bodies, responses dripped one byte at a time, and echoes of the request (headers and body). It
+also accepts the absolute request targets a client sends through a proxy, and refuses CONNECT.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ import json
 import re
 import threading
 import time
+import urllib.parse
 from collections import deque
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
@@ -36,6 +39,9 @@ class FakeChatServer:
         self.requests: list[dict] = []
         self.headers: list[dict] = []
         self.pngs: list[tuple[int, int]] = []
+        self.paths: list[str] = []          # request targets as sent (absolute through a proxy)
+        self.dripped = 0                      # bytes written by "drip" actions
+        self.connects: list[tuple[str, dict]] = []  # CONNECT requests (answered 403)
         self.lock = threading.Lock()
         self.errors: list[str] = []
         server = self
@@ -46,10 +52,17 @@ class FakeChatServer:
             def log_message(self, *args):  # keep test output clean
                 pass
 
+            def do_CONNECT(self):
+                with server.lock:
+                    server.connects.append((self.path, dict(self.headers)))
+                self._send(403, b"no tunnels here")
+
             def do_POST(self):
                 length = int(self.headers.get("Content-Length", 0))
                 raw = self.rfile.read(length)
-                if self.path != "/v1/chat/completions":
+                with server.lock:
+                    server.paths.append(self.path)
+                if urllib.parse.urlsplit(self.path).path != "/v1/chat/completions":
                     return self._send(404, b'{"error": "not found"}')
                 try:
                     body = json.loads(raw)
@@ -81,7 +94,39 @@ class FakeChatServer:
                     self.wfile.flush()
                     self.connection.shutdown(2)
                     return None
+                if kind == "raw":  # ("raw", status, body bytes[, headers])
+                    return self._send(action[1], action[2], action[3] if len(action) > 3 else None)
+                if kind == "echo":  # the request's headers and body, in an error body or as the answer
+                    echo = f"you sent headers {dict(self.headers)} and body {raw.decode()}"
+                    if action[1] == 200:
+                        return self._send(200, server._completion(body, echo))
+                    return self._send(action[1], json.dumps({"error": {"message": echo}}).encode())
+                if kind == "drip":  # ("drip", seconds per byte, "headers" | "body")
+                    return self._drip(action[1], action[2], server._completion(body))
+                if kind == "unsized":  # no Content-Length: the body ends when the connection closes
+                    self.close_connection = True
+                    self.send_response(200)
+                    self.send_header("Connection", "close")
+                    self.end_headers()
+                    self.wfile.write(action[1])
+                    return None
                 return self._send(200, server._completion(body, action[1] if len(action) > 1 else None))
+
+            def _drip(self, interval, phase, payload):
+                head = (f"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
+                        f"Content-Length: {len(payload)}\r\n\r\n").encode()
+                self.close_connection = True
+                if phase == "body":
+                    self.wfile.write(head)
+                data = payload if phase == "body" else head + payload
+                try:
+                    for i in range(len(data)):
+                        self.wfile.write(data[i:i + 1])
+                        with server.lock:
+                            server.dripped += 1
+                        time.sleep(interval)
+                except OSError:  # the client gave up
+                    pass
 
             def _send(self, status, payload, headers=None):
                 self.send_response(status)
@@ -94,7 +139,7 @@ class FakeChatServer:
 
         self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.httpd.daemon_threads = True
-        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
+        self.thread = threading.Thread(target=self.httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
         self.thread.start()
         self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}/v1"
 
@@ -132,14 +177,6 @@ class FakeChatServer:
     def close(self) -> None:
         self.httpd.shutdown()
         self.httpd.server_close()
-
-
-@pytest.fixture
-def server():
-    s = FakeChatServer()
-    yield s
-    s.close()
-    assert not s.errors, s.errors
 
 
 def _body(text: str = "hi", png: bytes | None = None, seed: int | None = 1) -> bytes:

@@ -150,23 +150,25 @@ def eval_config_from_args(args: argparse.Namespace) -> Any:
         video=not args.no_video,
         curves=not args.no_curves,
         progress=not args.no_progress,
+        **({} if args.max_answer_chars is None else {"max_answer_chars": args.max_answer_chars}),
     )
 
 
 def _cmd_eval(args: argparse.Namespace) -> int:
+    from vlmgym.eval.redaction import redact_text
     from vlmgym.eval.runner import EvaluationAborted, evaluate
 
     config = eval_config_from_args(args)
     try:
         result = evaluate(config)
     except EvaluationAborted as exc:
-        print(f"vlmgym eval: stopped: {exc}", file=sys.stderr)
+        print(f"vlmgym eval: stopped: {redact_text(str(exc))}", file=sys.stderr)
         return 3
     except KeyboardInterrupt:
         print(f"\nvlmgym eval: interrupted; results so far are in {config.out}. Continue with:\n"
               f"  vlmgym eval --resume --out {config.out}", file=sys.stderr)
         return 130
-    except (ValueError, TypeError):
+    except (ValueError, TypeError, FileNotFoundError):
         raise  # bad input, reported by main()
     except Exception:
         if config.out and (Path(config.out) / "checkpoints.jsonl").exists():
@@ -273,6 +275,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--no-video", action="store_true", help="skip the per-run videos")
     p.add_argument("--no-curves", action="store_true", help="skip curves.png")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    p.add_argument("--max-answer-chars", type=int,
+                   help="most characters of an answer stored in steps.jsonl (default 65536; longer ones "
+                        "keep their start and end, answer_cut counts the rest)")
     p.add_argument("--policy-arg", action="append", metavar="NAME=VALUE",
                    help="policy option (repeatable), e.g. batch_size=4, device=cuda, "
                         "extra_body='{\"top_k\": 20}'")
@@ -286,7 +291,8 @@ def build_parser() -> argparse.ArgumentParser:
                                       "(default $OPENAI_BASE_URL or https://api.openai.com/v1)")
     g.add_argument("--api-key-env", help="environment variable with the API key (default OPENAI_API_KEY)")
     g.add_argument("--concurrency", type=int, help="most requests in flight (default 8)")
-    g.add_argument("--timeout", type=float, help="seconds per request (default 120)")
+    g.add_argument("--timeout", type=float,
+                   help="total seconds per request attempt: connect, send and the whole response (default 120)")
     g.add_argument("--retries", type=int, help="retries on 429/5xx/timeouts/connection errors (default 4)")
     p.set_defaults(func=_cmd_eval)
 
@@ -317,17 +323,19 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    from vlmgym.eval.redaction import redact_text  # what is printed is redacted
+
     args = build_parser().parse_args(argv)
     try:
         return int(args.func(args))
-    except (ValueError, TypeError) as exc:
-        print(f"vlmgym {args.command}: error: {exc}", file=sys.stderr)
+    except (ValueError, TypeError, FileNotFoundError) as exc:  # (a data file that is not there)
+        print(f"vlmgym {args.command}: error: {redact_text(str(exc))}", file=sys.stderr)
         return 2
     except Exception as exc:
         from gymnasium.error import Error as GymError
 
         if isinstance(exc, GymError):  # e.g. DependencyNotInstalled: pygame for `vlmgym play`
-            print(f"vlmgym {args.command}: error: {exc}", file=sys.stderr)
+            print(f"vlmgym {args.command}: error: {redact_text(str(exc))}", file=sys.stderr)
             return 2
         raise
 

@@ -175,7 +175,8 @@ def _cmd_coldstart(argv: list[str]) -> int:
     api.add_argument("--concurrency", type=int, default=8)
     api.add_argument("--temperature", type=float, default=0.7)
     api.add_argument("--max-tokens", type=int, default=4096)
-    api.add_argument("--timeout", type=float, default=120.0)
+    api.add_argument("--timeout", type=float, default=120.0,
+                     help="total seconds per request attempt: connect, send and the whole response")
     api.add_argument("--board-text-hint", action="store_true",
                      help="also show the teacher the exact board text (never stored in the prompts)")
     a = p.parse_args(argv)
@@ -363,7 +364,9 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return _COMMANDS[argv[0]](argv[1:])
     except _SetupError as exc:
-        print(f"vlmgym-rl {argv[0]}: error: {exc}", file=sys.stderr)
+        from vlmgym.eval import redact_text
+
+        print(f"vlmgym-rl {argv[0]}: error: {redact_text(str(exc))}", file=sys.stderr)
         return 2
 
 

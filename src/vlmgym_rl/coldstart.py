@@ -49,6 +49,8 @@ import numpy as np
 
 import vlmgym
 from vlmgym.core.answer import extract_block, perception_cell_accuracy, perception_exact
+from vlmgym.eval import redact, redact_text
+from vlmgym.eval.openai_client import DEFAULT_MAX_RESPONSE_BYTES
 from vlmgym_rl.states import GamesLike, GameSpec, StateSampler, _seed, as_game_specs
 
 __all__ = [
@@ -173,7 +175,8 @@ class OpenAITeacher(Teacher):
 
     Args:
         model: the served model name.
-        base_url, api_key_env, concurrency, timeout, retries, extra_body: see ``OpenAIPolicy``.
+        base_url, api_key_env, concurrency, timeout, retries, extra_body, max_response_bytes: see
+            ``OpenAIPolicy`` (``timeout`` is a total deadline per request attempt).
         temperature, max_tokens, system_prompt: sampling settings (a temperature above 0 makes
             the retries differ).
         board_text_hint: also give the teacher the exact board text (``Current board:`` after the
@@ -186,7 +189,8 @@ class OpenAITeacher(Teacher):
     def __init__(self, model: str, *, base_url: str | None = None, api_key_env: str = "OPENAI_API_KEY",
                  concurrency: int = 8, timeout: float = 120.0, retries: int = 4, temperature: float = 0.7,
                  max_tokens: int = 4096, system_prompt: str | None = None, extra_body: dict[str, Any] | None = None,
-                 board_text_hint: bool = False, max_attempts: int = 3, seed: int = 0):
+                 board_text_hint: bool = False, max_attempts: int = 3, seed: int = 0,
+                 max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES):
         from vlmgym.eval.openai_client import OpenAIPolicy
         from vlmgym.eval.policies import GenerationConfig
 
@@ -195,7 +199,7 @@ class OpenAITeacher(Teacher):
         generation = GenerationConfig(temperature=temperature, max_tokens=max_tokens, system_prompt=system_prompt)
         self.policy = OpenAIPolicy(model, base_url=base_url, api_key_env=api_key_env, concurrency=concurrency,
                                    timeout=timeout, retries=retries, generation=generation, seed=seed,
-                                   extra_body=extra_body)
+                                   extra_body=extra_body, max_response_bytes=max_response_bytes)
         self.model = model
         self.name = f"openai:{model}"
         self.board_text_hint = bool(board_text_hint)
@@ -331,11 +335,11 @@ def _write_atomic(path: Path, write: Callable[[Path], Any]) -> None:
 
 def _config_record(specs: Sequence[GameSpec], num_states: int, teacher: Teacher, seed: int, chunk_size: int,
                    max_attempts: int, system_prompt: str | None) -> dict[str, Any]:
-    return {"format": _FORMAT_VERSION, "num_states": int(num_states), "seed": int(seed),
+    return redact({"format": _FORMAT_VERSION, "num_states": int(num_states), "seed": int(seed),
             "chunk_size": int(chunk_size), "max_attempts": int(max_attempts), "system_prompt": system_prompt,
             "teacher": teacher.config(),
             "games": [{"env_id": s.env_id, "env_kwargs": dict(s.env_kwargs), "k": s.k, "obs_mode": s.obs_mode,
-                       "dir": _game_dir(s)} for s in specs]}
+                       "dir": _game_dir(s)} for s in specs]})
 
 
 def _same_build(old: Mapping[str, Any], new: Mapping[str, Any]) -> bool:
@@ -480,7 +484,7 @@ def build_coldstart_dataset(games: GamesLike, num_states: int, out: str | os.Pat
     order = np.random.default_rng(_seed(seed, 1 << 22)).permutation(len(dataset))
     with _quiet():
         dataset = dataset.select(order).flatten_indices()
-    stats = {"teacher": teacher_obj.config(), "seed": int(seed), "num_states": int(num_states),
+    stats = {"teacher": redact(teacher_obj.config()), "seed": int(seed), "num_states": int(num_states),
              "examples": len(dataset), "games": per_game,
              "total": _summary(total, int(num_states) * len(specs), len(dataset)),
              "build_seconds": round(time.perf_counter() - t_start, 3)}
@@ -636,7 +640,8 @@ def _run_chunk(sampler: StateSampler, i: int, spec: GameSpec, env: Any, teacher:
         row = rows[fresh[p]]
         examples.append({
             "prompt": row["prompt"],
-            "completion": [{"role": "assistant", "content": [{"type": "text", "text": response}]}],
+            # (verified as the teacher wrote it; stored without secrets it may have echoed)
+            "completion": [{"role": "assistant", "content": [{"type": "text", "text": redact_text(response)}]}],
             "images": [row["image"]],
             "state": row["state"], "state_id": row["state_id"], "env_id": row["env_id"],
             "env_kwargs": row["env_kwargs"], "board_text": row["board_text"], "teacher": teacher.name,

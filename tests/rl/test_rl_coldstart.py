@@ -371,3 +371,51 @@ def test_shards_are_written_atomically(tmp_path):
     assert meta["examples"] >= 4 and len(meta["state_ids"]) == meta["counts"]["states"] - \
         meta["counts"]["rejected"]["duplicate_state"]
     assert Path(tmp_path / "cs" / "shards" / "2048-v0" / "chunk-00000.parquet").is_file()
+
+
+def test_api_teacher_survives_a_hostile_server_and_stores_no_secret(tmp_path, monkeypatch, capsys):
+    """Malformed replies (deep nesting, a non-string text part) are failed requests, not a crash;
+    a teacher whose reasoning echoes the request's headers and body is stored without secrets."""
+    from test_eval_openai import FakeChatServer
+    from test_robustness_endpoints import HOSTILE_BODIES
+
+    class EchoTeacherServer(FakeChatServer):
+        def _completion(self, body, text=None):  # a right answer; the reasoning echoes the secrets, if asked
+            board = body["messages"][-1]["content"][-1]["text"].split("Current board:\n", 1)[1]
+            think = "I checked the merges."
+            if text:  # the headers, and the extra body field (not the prompt: it has tags of its own)
+                think = f"{text.split(' and body ')[0]}; api_key={body['api_key']}"
+            move = _good_move(board) if _kind(board) != 4 else 0
+            return FakeChatServer._completion(
+                body, f"<perception>\n{board}\n</perception><think>{think}</think><answer>{move}</answer>")
+
+    key, extra = "sk-teacher-secret-value-77", "teacher-extra-secret-88"
+    monkeypatch.setenv("TEACHER_KEY", key)
+    server = EchoTeacherServer()
+    server.script.extend([("raw", 200, HOSTILE_BODIES["deeply nested"]),
+                          ("raw", 200, HOSTILE_BODIES["text part not a string"]),
+                          ("echo", 500), *[("echo", 200)] * 3])
+    try:
+        options = {"base_url": server.url, "api_key_env": "TEACHER_KEY", "concurrency": 1, "retries": 1,
+                   "board_text_hint": True, "extra_body": {"api_key": extra}}
+        result = build_coldstart_dataset("VLMGym/2048-v0", 6, tmp_path / "cs", teacher="openai:teacher-model",
+                                         teacher_options=options, chunk_size=8, max_attempts=2,
+                                         progress=print)
+    finally:
+        server.close()
+    assert not server.errors, server.errors
+    stats = result.stats["games"]["2048-v0"]
+    assert result.complete and stats["rejected"]["request_failed"] == 1  # the two malformed replies
+    sent = json.dumps(server.headers) + json.dumps(server.requests)
+    assert key in sent and extra in sent  # the server saw (and echoed) both
+    echoed = [r for r in result.dataset if "you sent headers" in _text(r)]
+    assert echoed and all("Bearer <redacted>" in _text(r) for r in echoed)
+    for row in result.dataset:
+        assert key not in json.dumps(row["prompt"]) + _text(row) and extra not in _text(row)
+    for path in (tmp_path / "cs").rglob("*.json"):
+        text = path.read_text()
+        assert key not in text and extra not in text, path
+    assert json.loads((tmp_path / "cs" / "config.json").read_text())["teacher"]["extra_body"] == {
+        "api_key": "<redacted>"}
+    printed = "".join(capsys.readouterr())
+    assert key not in printed and extra not in printed

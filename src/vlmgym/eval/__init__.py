@@ -19,12 +19,14 @@ from vlmgym.eval.policies import (
     make_policy,
     wrap_answer,
 )
+from vlmgym.eval.redaction import add_secret, redact, redact_text
 from vlmgym.eval.runner import (
     PROTOCOLS,
     STEP_FIELDS,
     EvalConfig,
     EvalResult,
     EvaluationAborted,
+    OutputBusy,
     evaluate,
     primary_metric,
 )
@@ -42,9 +44,13 @@ __all__ = [
     "PolicyError",
     "Query",
     "RandomPolicy",
+    "OutputBusy",
     "Reply",
+    "add_secret",
     "evaluate",
     "make_policy",
     "primary_metric",
+    "redact",
+    "redact_text",
     "wrap_answer",
 ]

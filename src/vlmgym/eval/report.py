@@ -23,6 +23,7 @@ from typing import Any
 import numpy as np
 
 from vlmgym.core.answer import DIRECTIONS
+from vlmgym.eval.redaction import redact
 from vlmgym.eval.runner import _decode_states, _jsonable, read_jsonl
 
 __all__ = ["PER_RUN_METRICS", "summarize", "write_reports", "markdown_table", "write_curves",
@@ -363,6 +364,7 @@ def write_reports(out: str | Path, *, video: bool = True, curves: bool = True,
     else:
         skipped["videos"] = "disabled"
     summary["skipped"] = skipped
+    summary = redact(summary)  # (config.json is redacted already; a folder from elsewhere may not be)
     (out / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
     (out / "summary.md").write_text(markdown_table(summary))
     return summary

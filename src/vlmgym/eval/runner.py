@@ -19,16 +19,23 @@ Output folder::
     summary.md          the same as a Markdown table
     curves.png          cumulative reward and protocol metric per run, one column per game
     videos/             one video per run (mp4, or GIF without imageio-ffmpeg)
+    .lock               held (``flock``) by the process writing the folder: a second
+                        ``vlmgym eval`` on the same folder is refused while the first runs
+
+Everything written goes through :mod:`vlmgym.eval.redaction` (no key, URL credential or
+secret-looking field reaches a file), and stored answers are cut to ``max_answer_chars``.
 """
 
 from __future__ import annotations
 
 import base64
+import contextlib
 import json
 import os
+import socket
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from fnmatch import fnmatch
@@ -41,17 +48,26 @@ import numpy as np
 from vlmgym.core.answer import format_ok, perception_cell_accuracy, perception_exact
 from vlmgym.core.state import GameState
 from vlmgym.eval.policies import GenerationConfig, Policy, PolicyError, Query, Reply, make_policy, query_seed
+from vlmgym.eval.redaction import redact, redact_text
 
-__all__ = ["PROTOCOLS", "STEP_FIELDS", "EvalConfig", "EvalResult", "EvaluationAborted", "Protocol",
-           "evaluate", "primary_metric", "resolve_env_ids"]
+try:  # POSIX; elsewhere the output folder is not locked
+    import fcntl
+except ImportError:  # pragma: no cover - Windows
+    fcntl = None  # type: ignore[assignment]
+
+__all__ = ["DEFAULT_MAX_ANSWER_CHARS", "PROTOCOLS", "STEP_FIELDS", "EvalConfig", "EvalResult",
+           "EvaluationAborted", "OutputBusy", "Protocol", "evaluate", "primary_metric", "resolve_env_ids"]
 
 #: Keys of every ``steps.jsonl`` line.
-STEP_FIELDS = ("env_id", "run", "step", "episode", "answer", "action", "status", "parse_error", "error",
+STEP_FIELDS = ("env_id", "run", "step", "episode", "answer", "answer_cut", "action", "status", "parse_error",
+               "error",
                "reward", "success", "gain", "score", "perception_exact", "perception_cell_accuracy",
                "format_ok", "terminated", "truncated", "end_reason", "latency_s", "request_bytes",
                "attempts", "usage")
 
-_SECRET_WORDS = ("key", "token", "secret", "password", "auth")
+#: Default for :attr:`EvalConfig.max_answer_chars`.
+DEFAULT_MAX_ANSWER_CHARS = 65_536
+_LOCK_NAME = ".lock"
 
 
 @dataclass(frozen=True)
@@ -84,6 +100,10 @@ class EvaluationAborted(RuntimeError):
     """Every request of a step failed (endpoint down?): nothing of that step was recorded."""
 
 
+class OutputBusy(ValueError):
+    """Another process is writing the output folder."""
+
+
 @dataclass
 class EvalConfig:
     """What to evaluate and where to write it.
@@ -102,6 +122,9 @@ class EvalConfig:
         out: output folder (default ``runs/eval/<policy>-<time>``).
         resume: continue the evaluation in ``out``.
         video, curves, progress: produce videos / the curves plot / a progress bar.
+        max_answer_chars: most characters of an answer stored in ``steps.jsonl``; a longer one
+            keeps its first and last halves around a marker, and ``answer_cut`` counts what was
+            cut (scoring always uses the whole answer).
     """
 
     env_ids: list[str]
@@ -119,6 +142,7 @@ class EvalConfig:
     video: bool = True
     curves: bool = True
     progress: bool = True
+    max_answer_chars: int = DEFAULT_MAX_ANSWER_CHARS
 
     def identity(self) -> dict[str, Any]:
         """The fields that define the results (must match to ``--resume``)."""
@@ -155,9 +179,14 @@ def _jsonable(value: Any) -> Any:
     return value
 
 
-def _redact(kwargs: dict[str, Any]) -> dict[str, Any]:
-    return {k: ("<redacted>" if any(w in k.lower() for w in _SECRET_WORDS) else _jsonable(v))
-            for k, v in kwargs.items()}
+def _cut(text: str, limit: int) -> tuple[str, int]:
+    """``text`` within ``limit`` characters (its first and last halves around a marker, where the
+    perception and the answer of a long response are) and how many characters were cut."""
+    if len(text) <= limit:
+        return text, 0
+    cut = len(text) - limit
+    head, tail = text[: (limit + 1) // 2], text[len(text) - limit // 2:]
+    return f"{head}\n[... vlmgym: {cut} characters cut ...]\n{tail}", cut
 
 
 def resolve_env_ids(patterns: Sequence[str]) -> list[str]:
@@ -312,7 +341,7 @@ class _GameRun:
                              state=self.states[i], env=self.vec))
         return out
 
-    def apply(self, replies: Sequence[Reply], step: int) -> list[dict[str, Any]]:
+    def apply(self, replies: Sequence[Reply], step: int, max_answer_chars: int) -> list[dict[str, Any]]:
         seen = self.info["board_text"]
         answers = [r.text if r.text is not None else "" for r in replies]
         obs, reward, terminated, truncated, info = self.vec.step(answers)
@@ -327,13 +356,17 @@ class _GameRun:
                 score, end_reason = info["score"][i], info["end_reason"][i]
             if truncated[i] and end_reason is None:
                 end_reason = "time_limit"
+            # the answer was scored whole; it is stored redacted and within max_answer_chars
+            stored, cut = (None, None) if text is None else _cut(redact_text(text), max_answer_chars)
+            parse_error = None if r.failed else info.get("parse_error", [None] * len(answers))[i]
             records.append({
                 "env_id": self.env_id, "run": i, "step": step, "episode": int(self.episode[i]),
-                "answer": text,
+                "answer": stored,
+                "answer_cut": cut,
                 "action": _action_json(info["action"][i]),
                 "status": "request_failed" if r.failed else str(info["action_status"][i]),
-                "parse_error": None if r.failed else (info.get("parse_error", [None] * len(answers))[i]),
-                "error": r.error,
+                "parse_error": None if parse_error is None else redact_text(str(parse_error)),
+                "error": None if r.error is None else redact_text(str(r.error)),
                 "reward": float(reward[i]),
                 "success": bool(info["success"][i]),
                 "gain": int(info["gain"][i]),
@@ -446,7 +479,7 @@ def _apply_protocol(config: EvalConfig) -> Protocol:
     if config.protocol not in PROTOCOLS:
         raise ValueError(f"protocol must be one of {', '.join(PROTOCOLS)}; got {config.protocol!r}")
     protocol = PROTOCOLS[config.protocol]
-    for name in ("runs", "steps"):
+    for name in ("runs", "steps", "max_answer_chars"):
         value = getattr(config, name)
         if isinstance(value, bool) or not isinstance(value, int) or value < 1:
             raise ValueError(f"{name} must be a positive integer, got {value!r}")
@@ -483,15 +516,43 @@ def evaluate(config: EvalConfig, policy: Policy | None = None) -> EvalResult:
     try:
         for env_id in config.env_ids:
             games.append(_GameRun(env_id, config, protocol))
-        start_step = _prepare(out, config, protocol, policy, games)
-        timing = _run(out, config, policy, games, start_step)
-        summary = report.write_reports(out, video=config.video, curves=config.curves, timing=timing)
+        with _exclusive(out, create=not config.resume):
+            start_step = _prepare(out, config, protocol, policy, games)
+            timing = _run(out, config, policy, games, start_step)
+            summary = report.write_reports(out, video=config.video, curves=config.curves, timing=timing)
     finally:
         for g in games:
             g.close()
         policy.close()
     return EvalResult(out=out, summary=summary, steps_done=config.steps, resumed_from=start_step,
                       timing=timing)
+
+
+@contextlib.contextmanager
+def _exclusive(out: Path, create: bool) -> Iterator[None]:
+    """Hold an exclusive lock on ``out`` (``flock`` on ``out/.lock``) while writing it.
+
+    The kernel releases the lock when its process ends, however it ends, so the lock file of a
+    killed run never blocks a later ``--resume``.
+    """
+    if fcntl is None or not (create or out.is_dir()):
+        yield  # (a resume of a folder that does not exist is refused by _prepare)
+        return
+    out.mkdir(parents=True, exist_ok=True)
+    with open(out / _LOCK_NAME, "a+", encoding="utf-8") as fh:  # closing it releases the lock
+        try:
+            fcntl.flock(fh.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            fh.seek(0)
+            holder = fh.read().strip() or "another process"
+            raise OutputBusy(f"{out} is being written by another vlmgym eval ({holder}); wait for it to "
+                             "finish or stop it before --resume, or choose another --out") from None
+        fh.seek(0)
+        fh.truncate()
+        fh.write(f"pid {os.getpid()} on {socket.gethostname()}, since "
+                 f"{datetime.now(timezone.utc).isoformat(timespec='seconds')}\n")
+        fh.flush()
+        yield
 
 
 def _prepare(out: Path, config: EvalConfig, protocol: Protocol, policy: Policy,
@@ -502,7 +563,7 @@ def _prepare(out: Path, config: EvalConfig, protocol: Protocol, policy: Policy,
         if not config_path.exists():
             raise ValueError(f"nothing to resume in {out}: no config.json (start without --resume)")
         saved = json.loads(config_path.read_text())
-        mine = _jsonable(config.identity())
+        mine = redact(_jsonable(config.identity()))  # (compared as recorded)
         diff = sorted(k for k in mine if saved["identity"].get(k) != mine[k])
         if diff:
             details = "; ".join(f"{k}: saved {saved['identity'].get(k)!r}, now {mine[k]!r}" for k in diff)
@@ -523,20 +584,21 @@ def _prepare(out: Path, config: EvalConfig, protocol: Protocol, policy: Policy,
         _rewrite_jsonl(out / "steps.jsonl", [])
         _write_checkpoint(out, 0, games, mode="w")
         return 0
-    if out.exists() and any(out.iterdir()):
+    if out.exists() and any(p.name != _LOCK_NAME for p in out.iterdir()):
         raise ValueError(f"{out} already holds results; pass --resume to continue it or choose another --out")
     out.mkdir(parents=True, exist_ok=True)
     record = {
-        "identity": _jsonable(config.identity()),
+        "identity": _jsonable(config.identity()),  # (redacted with the whole record below)
         "protocol": {"name": protocol.name, "description": protocol.description},
         "games": {g.env_id: {"game": g.game.name, "env_kwargs": _jsonable(g.env_kwargs),
                              "warmup_steps": g.warmup, "metric": g.metric} for g in games},
         "policy": _jsonable(policy.config()),
-        "policy_kwargs": _redact(config.policy_kwargs),
+        "policy_kwargs": _jsonable(config.policy_kwargs),
+        "max_answer_chars": config.max_answer_chars,
         "versions": package_versions(),
         "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
     }
-    config_path.write_text(json.dumps(record, indent=2) + "\n")
+    config_path.write_text(json.dumps(redact(record), indent=2) + "\n")
     for g in games:
         g.start()
     (out / "steps.jsonl").write_text("")
@@ -565,7 +627,7 @@ def _write_checkpoint(out: Path, step: int, games: list[_GameRun], mode: str = "
 
 
 def _play_step(step: int, out: Path, policy: Policy, games: list[_GameRun], totals: _Totals,
-               steps_fh: TextIO, cps_fh: TextIO) -> float:
+               steps_fh: TextIO, cps_fh: TextIO, max_answer_chars: int) -> float:
     """One batched step of every game; returns the seconds spent in the policy."""
     queries: list[Query] = []
     spans = []
@@ -582,11 +644,11 @@ def _play_step(step: int, out: Path, policy: Policy, games: list[_GameRun], tota
             r.latency_s = elapsed
     if all(r.failed for r in replies):
         raise EvaluationAborted(
-            f"every request of step {step} failed (first error: {replies[0].error}); nothing of "
+            f"every request of step {step} failed (first error: {redact_text(str(replies[0].error))}); nothing of "
             f"this step was recorded. Fix the endpoint and continue with --resume --out {out}")
     lines = []
     for g, a, b in spans:
-        for rec in g.apply(replies[a:b], step):
+        for rec in g.apply(replies[a:b], step, max_answer_chars):
             totals.add(rec)
             lines.append(json.dumps(rec, separators=(",", ":")))
     steps_fh.write("\n".join(lines) + "\n")
@@ -608,7 +670,7 @@ def _run(out: Path, config: EvalConfig, policy: Policy, games: list[_GameRun],
             open(out / "checkpoints.jsonl", "a", encoding="utf-8") as cps_fh:
         try:
             for step in range(start + 1, config.steps + 1):
-                policy_s += _play_step(step, out, policy, games, totals, steps_fh, cps_fh)
+                policy_s += _play_step(step, out, policy, games, totals, steps_fh, cps_fh, config.max_answer_chars)
                 progress.update(totals.postfix())
         finally:
             progress.close()
