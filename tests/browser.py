@@ -191,10 +191,12 @@ class Browser:
 
     # -- what the tests use ------------------------------------------------------------------------
     def open(self, url: str) -> None:
-        """Navigate and wait for the load event."""
-        self.events = [e for e in self.events if e["method"] != "Page.loadEventFired"]
-        self.call("Page.navigate", url=url)
-        self.wait_event("Page.loadEventFired")
+        """Navigate and wait for the load event; problems and requests are counted from here."""
+        # through about:blank, so that a URL differing only in its #fragment loads afresh too
+        for target in ("about:blank", url):
+            self.events = []
+            self.call("Page.navigate", url=target)
+            self.wait_event("Page.loadEventFired")
 
     def js(self, expression: str) -> Any:
         """The value of a JavaScript expression (promises awaited); page exceptions raise."""
@@ -241,13 +243,14 @@ class Browser:
         """URLs the page has requested so far."""
         return [e["params"]["request"]["url"] for e in self.events if e["method"] == "Network.requestWillBeSent"]
 
-    def screenshot(self, path: str | os.PathLike[str], width: int = 1360) -> Path:
-        """A PNG of the whole page at ``width`` CSS pixels."""
+    def screenshot(self, path: str | os.PathLike[str], width: int = 1360, height: int | None = None) -> Path:
+        """A PNG of the page at ``width`` CSS pixels: the whole page, or its top ``height`` pixels."""
         self.call("Emulation.setDeviceMetricsOverride", width=width, height=600, deviceScaleFactor=1, mobile=False)
-        height = int(self.js("Math.ceil(document.documentElement.scrollHeight)"))
+        full = int(self.js("Math.ceil(document.documentElement.scrollHeight)"))
+        height = full if height is None else min(height, full)
         self.call("Emulation.setDeviceMetricsOverride", width=width, height=height, deviceScaleFactor=1, mobile=False)
         time.sleep(0.3)  # let lazy images of the now visible area load
-        data = self.call("Page.captureScreenshot", format="png", captureBeyondViewport=True)["data"]
+        data = self.call("Page.captureScreenshot", format="png")["data"]
         path = Path(path)
         path.write_bytes(base64.b64decode(data))
         return path

@@ -12,8 +12,8 @@ same renderer draws observations, so the pixels are those the policy got). It st
 10 runs x 100 steps x many games:
 
 - ``report.html`` holds the summary and one status letter per step, nothing per step beyond that;
-- ``report/runs/<game>_runNN.js``: the steps of one run (answers, board texts, cells), loaded
-  only when that run is selected (a ``<script>`` tag, since browsers refuse ``fetch`` on
+- ``report/runs/<game>_runNN.js``: the steps of one run (answers, perceived cells) and its
+  distinct board texts, loaded only when that run is selected (a ``<script>`` tag, since browsers refuse ``fetch`` on
   ``file://``);
 - ``report/img/<hash>.webp``: step images, stored once per distinct picture (a board an illegal
   move left unchanged is not stored again) and requested only for the step on screen. WebP
@@ -97,8 +97,18 @@ class _ImageStore:
         self.folder = folder
         self.names: dict[bytes, str] = {}
         self.bytes = 0
+        self.last: tuple[np.ndarray, str] | None = None
 
     def put(self, frame: np.ndarray) -> str:
+        # most steps that change nothing (illegal moves) follow each other: a compare is ~10x
+        # cheaper than hashing the frame again
+        if self.last is not None and np.array_equal(self.last[0], frame):
+            return self.last[1]
+        name = self._put(frame)
+        self.last = (frame, name)
+        return name
+
+    def _put(self, frame: np.ndarray) -> str:
         key = hashlib.blake2b(np.ascontiguousarray(frame).data, digest_size=10).digest()
         name = self.names.get(key)
         if name is None:
@@ -111,7 +121,8 @@ class _ImageStore:
         return f"report/img/{name}"
 
 
-def _step_entry(rec: dict[str, Any], board: str, image: str | None, boxes: list[Any]) -> dict[str, Any]:
+def _step_entry(rec: dict[str, Any], board: str, board_index: int, image: str | None,
+                boxes: list[Any]) -> dict[str, Any]:
     answer = rec["answer"]
     truth = board_cells(board)
     seen = None if answer is None else perceived_cells(answer, board)
@@ -123,7 +134,7 @@ def _step_entry(rec: dict[str, Any], board: str, image: str | None, boxes: list[
         "error": rec["error"], "reward": rec["reward"], "gain": rec["gain"], "score": rec["score"],
         "perception_exact": rec["perception_exact"], "cell_accuracy": rec["perception_cell_accuracy"],
         "format_ok": rec["format_ok"], "end": rec["end_reason"] if rec["terminated"] or rec["truncated"] else None,
-        "latency_s": rec["latency_s"], "image": image, "boxes": boxes, "board": board, "truth": truth,
+        "latency_s": rec["latency_s"], "image": image, "boxes": boxes, "board": board_index,
         "seen": seen, "wrong": wrong,
     }
 
@@ -165,12 +176,17 @@ def write_html_report(out: str | Path, summary: dict[str, Any], *, images: bool 
                     height, width = frames.shape[1:3]
                 boards = vec.board_texts(states) if states else []
                 steps = []
+                # boards an illegal move left unchanged repeat: each distinct one is written once
+                board_index: dict[str, int] = {}
                 for k, rec in enumerate(recs):
                     image = store.put(frames[k]) if frames is not None else None
-                    steps.append(_step_entry(rec, boards[k], image, outline_boxes(vec, rec["action"])))
+                    b = board_index.setdefault(boards[k], len(board_index))
+                    steps.append(_step_entry(rec, boards[k], b, image, outline_boxes(vec, rec["action"])))
+                table = [{"text": text, "cells": board_cells(text)} for text in board_index]
                 key = f"{_slug(env_id)}_run{run:02d}"
                 (folder / "runs" / f"{key}.js").write_text(
-                    f"window.VLMGYM_RUN({json_for_script(key)},{json_for_script(steps)});\n", encoding="utf-8")
+                    f"window.VLMGYM_RUN({json_for_script(key)},{json_for_script({'boards': table, 'steps': steps})});\n",
+                    encoding="utf-8")
                 steps_written += len(steps)
                 runs.append({"run": run, "key": key, "src": f"report/runs/{key}.js",
                              "poster": steps[0]["image"] if steps else None,
@@ -307,9 +323,9 @@ _SCRIPT = r"""
 
   // -- step browser ---------------------------------------------------------------------------
   const cache = {}, waiting = {};
-  window.VLMGYM_RUN = function (key, steps) {
-    cache[key] = steps;
-    (waiting[key] || []).forEach(cb => cb(steps));
+  window.VLMGYM_RUN = function (key, data) {
+    cache[key] = data;
+    (waiting[key] || []).forEach(cb => cb(data));
     delete waiting[key];
   };
   function loadRun(run, cb) {
@@ -373,7 +389,8 @@ _SCRIPT = r"""
     timeline(run);
     writeHash();
     const want = { ...cur };
-    loadRun(run, (steps) => { if (want.game === cur.game && want.run === cur.run && want.step === cur.step) render(g, steps[cur.step - 1]); });
+    loadRun(run, (data) => { if (want.game === cur.game && want.run === cur.run && want.step === cur.step)
+      render(g, data.steps[cur.step - 1], data.boards); });
   }
   function timeline(run) {
     const tl = $("timeline");
@@ -402,7 +419,7 @@ _SCRIPT = r"""
     }
     push(text.slice(last));
   }
-  function grid(target, cells, wrong, isSeen) {
+  function grid(target, cells, wrong) {
     target.textContent = "";
     if (!cells) { target.appendChild(el("span", "muted", "no <perception> block")); return; }
     const t = el("table", "cells");
@@ -415,8 +432,9 @@ _SCRIPT = r"""
       t.appendChild(tr); });
     target.appendChild(t);
   }
-  function render(g, d) {
+  function render(g, d, boards) {
     if (!d) { $("answer").textContent = "no such step"; return; }
+    const board = boards[d.board];
     const img = $("step-image"), boxes = $("boxes"), noimg = $("noimg");
     boxes.textContent = ""; noimg.textContent = "";
     if (d.image) {
@@ -450,10 +468,10 @@ _SCRIPT = r"""
     row("latency", d.latency_s === null ? null : `${fmt(d.latency_s, 3)} s`);
     row("observation", g.obs_mode === "text" ? "the policy saw the board text only (the picture is for you)" : g.obs_mode);
     highlight($("answer"), d.answer);
-    grid($("truth"), d.truth, d.wrong, false);
-    grid($("seen"), d.seen, d.wrong, true);
+    grid($("truth"), board.cells, d.wrong);
+    grid($("seen"), d.seen, d.wrong);
     $("pscore").textContent = d.seen ? `exact ${d.perception_exact ? "yes" : "no"} · cells ${fmt(d.cell_accuracy, 3)}` : "";
-    $("board").textContent = d.board;
+    $("board").textContent = board.text;
   }
 
   // -- curves, videos, configuration ----------------------------------------------------------
