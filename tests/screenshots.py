@@ -17,8 +17,9 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 sys.path[:0] = [str(HERE), str(HERE.parent / "examples")]
 
-from browser import Browser  # noqa: E402
 from eval_report import main as build  # noqa: E402
+
+from browser import Browser  # noqa: E402
 
 
 def main(target: str = str(HERE.parent / "docs" / "images")) -> None:

@@ -10,9 +10,9 @@ from __future__ import annotations
 import json
 
 import pytest
+
 from browser import Browser, chromium_binary
 from test_eval_html import HOSTILE, Recorder, page_data, run_data
-
 from vlmgym.eval import EvalConfig, FunctionPolicy, evaluate
 from vlmgym.eval.compare import build_leaderboard, write_leaderboard
 

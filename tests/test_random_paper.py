@@ -101,11 +101,14 @@ def test_every_answer_is_well_formed_and_reproducible(seed):
     assert all(0 <= v < 8 for p in coords(answers) for v in p)
 
 
-def test_spec_and_options():
+def test_spec_and_options(tmp_path, capsys):
     assert isinstance(make_policy("random-paper"), PaperRandomPolicy)
     assert make_policy("random-paper").config() == {"name": "random-paper"}
     with pytest.raises(PolicyError, match="takes no options"):
         make_policy("random-paper", x=1)
+    assert main(["eval", "VLMGym/2048-v0", "--policy", "random-paper", "--temperature", "0.5",
+                 "--out", str(tmp_path / "x")]) == 2
+    assert "do not apply to 'random-paper'" in capsys.readouterr().err
 
 
 def _config(out):

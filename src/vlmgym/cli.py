@@ -131,7 +131,7 @@ def eval_config_from_args(args: argparse.Namespace) -> Any:
             if not policy.startswith("openai:"):
                 raise UsageError(f"--{name.replace('_', '-')} applies to openai:MODEL policies only")
             policy_kwargs[name] = value
-    if generation and policy in ("random", "random-legal", "oracle"):
+    if generation and policy in ("random", "random-paper", "random-legal", "oracle"):
         raise UsageError(f"--temperature/--max-tokens/--top-p/--system-prompt do not apply to {policy!r}")
     gen = vars(GenerationConfig(**generation)) if not policy.startswith(("random", "oracle")) else {}
     return EvalConfig(
@@ -276,8 +276,9 @@ def build_parser() -> argparse.ArgumentParser:
                "see docs/evaluation.md")
     p.add_argument("targets", nargs="*", metavar="ENV_ID|name=value",
                    help="environment ids (glob patterns allowed) and env kwargs as name=value (JSON values)")
-    p.add_argument("--policy", help="random (default), random-legal, oracle, openai:MODEL, vllm:PATH, "
-                                    "hf:PATH, module:function or path/to/file.py:function")
+    p.add_argument("--policy", help="random (default; random-paper under --protocol paper), random-paper, "
+                                    "random-legal, oracle, openai:MODEL, vllm:PATH, hf:PATH, module:function "
+                                    "or path/to/file.py:function")
     p.add_argument("--runs", type=int, help="parallel runs per game (default 10)")
     p.add_argument("--steps", type=int, help="policy steps per run (default 100)")
     p.add_argument("--protocol", choices=["paper", "custom"],
@@ -313,8 +314,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser(
         "compare", help="leaderboard of evaluation folders (table, bar chart, HTML page)",
         formatter_class=argparse.RawDescriptionHelpFormatter,
-        description="Compare evaluation folders: the protocol metric per game and policy as a Markdown "
-                    "table, a grouped bar chart and an HTML page, with warnings where the runs differ "
+        description="Compare evaluation folders: the protocol metric per game and policy as a Markdown\n"
+                    "table, a grouped bar chart and an HTML page, with warnings where the runs differ\n"
                     "in protocol, env kwargs or package versions.",
         epilog="examples:\n"
                "  vlmgym compare runs/eval/random-paper runs/eval/oracle\n"

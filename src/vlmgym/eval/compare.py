@@ -318,6 +318,5 @@ table.lb { width:auto; }
 table.lb th { text-transform:none; letter-spacing:0; font-size:12.5px; color:var(--ink); vertical-align:bottom; }
 table.lb th .muted { font-weight:400; }
 table.lb td, table.lb th { padding:7px 16px; }
-table.lb td .bar { width:0; }
 table.lb tr.ref td { color:#475467; background:#fafbfc; }
 """
