@@ -1,4 +1,5 @@
-"""Evaluation harness overhead: `vlmgym eval` with the random policy, 10 runs x 100 steps, no video.
+"""Evaluation harness overhead: `vlmgym eval` with the random policy, 10 runs x 100 steps, no video or
+report (their cost: benchmarks/bench_report.py).
 
 Measures the whole evaluation loop (queries, env steps with image observations, PNG encoding of
 every observation as for an API, perception/format checks, steps.jsonl and checkpoint lines,
@@ -47,7 +48,8 @@ def run_eval(env_id: str, png: bool) -> tuple[float, float]:
         policy = encode_then_random() if png else None
         start = time.perf_counter()
         res = evaluate(EvalConfig([env_id], policy="random", runs=RUNS, steps=STEPS, protocol="paper",
-                                  out=str(root / "e"), video=False, curves=False, progress=False), policy=policy)
+                                  out=str(root / "e"), video=False, curves=False, html=False, progress=False),
+                       policy=policy)
         wall = time.perf_counter() - start
         t = res.timing
         # the PNG encoding happens inside the policy call: count it as overhead here
@@ -105,7 +107,7 @@ def main() -> list[tuple[str, str, str]]:
         png, pil, size, pil_size = png_ms(env_id)
         name = env_id.split("/")[-1]
         rows += [
-            (f"{name}: whole `vlmgym eval` (random, paper protocol, {RUNS}x{STEPS}, no video)",
+            (f"{name}: whole `vlmgym eval` (random, paper protocol, {RUNS}x{STEPS}, no video, no report)",
              f"**{min(walls):.2f} s**", "< 5 s"),
             (f"{name}: harness overhead per env step (env + checks + logging + checkpoints)",
              f"**{min(overheads):.3f} ms**", ""),

@@ -173,3 +173,56 @@ def _extract_reference(text: str, tag: str) -> str | None:
                                  " ", "<answer", "answer>"]), max_size=30).map("".join))
 def test_extract_block_matches_its_plain_statement(text):
     assert extract_block(text, "answer") == _extract_reference(text, "answer")
+
+
+# -- per-cell perception (the report marks wrong cells with it) -------------------------------
+_CELL_RE = __import__("re").compile(r"\(\s*([0-9]{1,3})\s*,\s*([0-9]{1,3})\s*\)\s*:[ \t]*([^|\n;]{1,80})")
+
+
+def _reference_cell_accuracy(text: str, board: str) -> float:
+    """Slow, readable reference: count matching cells one by one."""
+    def grid(block):
+        return [[c.strip().lower() for c in line.split("|")] for line in block.split("\n") if line.strip()]
+
+    truth = grid(board)
+    total = sum(len(r) for r in truth)
+    block = extract_block(text, "perception")
+    if block is None or total == 0:
+        return 0.0
+    tagged = {}
+    for m in _CELL_RE.finditer(block):
+        tagged[(int(m.group(1)), int(m.group(2)))] = m.group(3).strip().lower()
+    hits = 0
+    for r, row in enumerate(truth):
+        for c, cell in enumerate(row):
+            if tagged:
+                hits += tagged.get((r, c)) == cell
+            else:
+                pred = grid(block)
+                hits += r < len(pred) and c < len(pred[r]) and pred[r][c] == cell
+    return hits / total
+
+
+_cell = st.sampled_from(["2", "4", "-", "Red circle", "red CIRCLE", "cat", " Blue square "])
+
+
+@given(st.lists(st.lists(_cell, min_size=1, max_size=4), min_size=1, max_size=4),
+       st.lists(st.lists(_cell, min_size=0, max_size=5), max_size=5), st.booleans(),
+       st.lists(st.tuples(st.integers(0, 4), st.integers(0, 4), _cell), max_size=6))
+def test_perceived_cells_agree_with_the_accuracy_and_a_reference(truth, seen, tagged, coords):
+    from vlmgym.core.answer import board_cells, cell_matches, perceived_cells
+
+    board = "\n".join(" | ".join(row) for row in truth)
+    if tagged:
+        body = "\n".join(f"({r}, {c}): {v}" for r, c, v in coords)
+    else:
+        body = "\n".join("|".join(row) for row in seen)
+    text = f"<perception>\n{body}\n</perception><answer>1</answer>"
+    cells = perceived_cells(text, board)
+    want = board_cells(board)
+    assert cells is not None and [len(r) for r in cells] == [len(r) for r in want]
+    hits = sum(cell_matches(s, t) for sr, tr in zip(cells, want) for s, t in zip(sr, tr))
+    acc = perception_cell_accuracy(text, board)
+    assert acc == hits / sum(len(r) for r in want)
+    assert acc == _reference_cell_accuracy(text, board)
+    assert perceived_cells("no block", board) is None

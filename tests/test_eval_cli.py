@@ -9,39 +9,55 @@ import sys
 import textwrap
 from pathlib import Path
 
+import gymnasium as gym
 import pytest
 
 import vlmgym
 from vlmgym.cli import main
 from vlmgym.eval import EvalConfig, FunctionPolicy, Reply, evaluate
-from vlmgym.eval.runner import STEP_FIELDS, read_jsonl
+from vlmgym.eval.runner import PROTOCOLS, STEP_FIELDS, read_jsonl
 
 IDS = sorted(vlmgym.ENV_IDS)
 DOCS = Path(__file__).resolve().parents[1] / "docs" / "evaluation.md"
-QUIET = ["--no-video", "--no-curves", "--no-progress"]
+QUIET = ["--no-video", "--no-curves", "--no-html", "--no-progress"]
 
 
 def _kwargs(env_id, env_kwargs_for):
     return [f"{k}={json.dumps(v)}" for k, v in env_kwargs_for.get(env_id, {}).items()]
 
 
-def _documented_random_means() -> dict[str, float]:
-    """``| id | random | ...`` rows of the reference table in docs/evaluation.md."""
+def _documented_random_means() -> dict[tuple[str, str], float]:
+    """``(id, policy) -> mean`` from the random-baseline table in docs/evaluation.md: one row per
+    id with ``random`` and ``random-paper`` columns (``mean ± std (min..max)`` each)."""
     if not DOCS.exists():
         return {}
     out = {}
-    for m in re.finditer(r"^\| `(VLMGym/[^`]+)` \| [a-z_]+ \| ([0-9.]+) ± ([0-9.]+) \|", DOCS.read_text(), re.M):
-        out[m.group(1)] = float(m.group(2))
+    cell = r"([0-9.]+) ± [0-9.]+ \([0-9.]+\.\.[0-9.]+\)"
+    for m in re.finditer(rf"^\| `(VLMGym/[^`]+)` \| [a-z_]+ \| {cell} \| {cell} \|", DOCS.read_text(), re.M):
+        out[(m.group(1), "random")] = float(m.group(2))
+        out[(m.group(1), "random-paper")] = float(m.group(3))
     return out
 
 
+def _baseline_command(env_id: str, policy: str) -> list[str]:
+    """How each column of the table is measured: ``random-paper`` is what ``--protocol paper``
+    plays for ``--policy random``; the clean ``random`` runs under the same runs, steps and warm-up."""
+    if policy == "random-paper":
+        return ["--policy", "random", "--protocol", "paper"]
+    warmup = PROTOCOLS["paper"].warmup.get(gym.spec(env_id).kwargs.get("game"), 0)
+    return ["--policy", "random", "--protocol", "custom", "--runs", "10", "--steps", "100",
+            "--warmup-steps", str(warmup)]
+
+
+@pytest.mark.parametrize("policy", ["random", "random-paper"])
 @pytest.mark.parametrize("env_id", IDS)
-def test_random_policy_paper_protocol_is_sane_and_documented(env_id, env_kwargs_for, tmp_path):
+def test_random_baselines_are_sane_and_documented(env_id, policy, env_kwargs_for, tmp_path):
     out = tmp_path / "ev"
-    assert main(["eval", env_id, *_kwargs(env_id, env_kwargs_for), "--policy", "random", "--protocol", "paper",
+    assert main(["eval", env_id, *_kwargs(env_id, env_kwargs_for), *_baseline_command(env_id, policy),
                  "--out", str(out), *QUIET]) == 0
     summary = json.loads((out / "summary.json").read_text())
     g = summary["games"][env_id]
+    assert summary["policy_spec"] == policy
     assert summary["complete"] and summary["runs"] == 10 and summary["steps"] == 100
     assert g["steps_recorded"] == [100] * 10
     per_run = g["per_run"]
@@ -57,17 +73,17 @@ def test_random_policy_paper_protocol_is_sane_and_documented(env_id, env_kwargs_
         assert g["metric"] == "successes" and g["warmup_steps"] == 0
         assert 0 <= mean <= 30, mean
     documented = _documented_random_means()
-    if env_id in documented:  # the table in docs/evaluation.md was measured with this command
+    if (env_id, policy) in documented:  # the table in docs/evaluation.md was measured with this command
         std = g["stats"]["metric"]["std"]
-        assert abs(documented[env_id] - mean) <= 3 * std / 10 ** 0.5 + 1, (
-            f"docs/evaluation.md lists {documented[env_id]} for {env_id} but the random policy now gets "
+        assert abs(documented[env_id, policy] - mean) <= 3 * std / 10 ** 0.5 + 1, (
+            f"docs/evaluation.md lists {documented[env_id, policy]} for {env_id} ({policy}) but it now gets "
             f"{mean:.1f}: re-measure and update the table")
 
 
 def test_every_registered_id_has_documented_random_numbers():
     documented = _documented_random_means()
-    missing = [i for i in IDS if i not in documented]
-    assert not missing, f"add random-policy numbers for {missing} to docs/evaluation.md (vlmgym eval ... --protocol paper)"
+    missing = [(i, p) for i in IDS for p in ("random", "random-paper") if (i, p) not in documented]
+    assert not missing, f"add random-baseline numbers for {missing} to docs/evaluation.md"
 
 
 def test_outputs_steps_summary_markdown_curves_videos(tmp_path):

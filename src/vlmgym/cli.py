@@ -3,6 +3,7 @@
 Commands:
     eval      evaluate a policy (random, oracle, an OpenAI-compatible endpoint, vLLM, transformers,
               or your own module:function) on one or more games; see docs/evaluation.md
+    compare   leaderboard of evaluation folders: Markdown table, bar chart, HTML page
     play      play a game yourself in a window (pip install 'vlmgym[play]')
     bench     run the benchmarks in benchmarks/ and print their tables
     list      list registered environment ids
@@ -130,7 +131,7 @@ def eval_config_from_args(args: argparse.Namespace) -> Any:
             if not policy.startswith("openai:"):
                 raise UsageError(f"--{name.replace('_', '-')} applies to openai:MODEL policies only")
             policy_kwargs[name] = value
-    if generation and policy in ("random", "random-legal", "oracle"):
+    if generation and policy in ("random", "random-paper", "random-legal", "oracle"):
         raise UsageError(f"--temperature/--max-tokens/--top-p/--system-prompt do not apply to {policy!r}")
     gen = vars(GenerationConfig(**generation)) if not policy.startswith(("random", "oracle")) else {}
     return EvalConfig(
@@ -149,6 +150,8 @@ def eval_config_from_args(args: argparse.Namespace) -> Any:
         resume=args.resume,
         video=not args.no_video,
         curves=not args.no_curves,
+        html=not args.no_html,
+        step_images=not args.no_step_images,
         progress=not args.no_progress,
         **({} if args.max_answer_chars is None else {"max_answer_chars": args.max_answer_chars}),
     )
@@ -178,12 +181,26 @@ def _cmd_eval(args: argparse.Namespace) -> int:
     out = result.out
     print((out / "summary.md").read_text())
     files = ["steps.jsonl", "summary.json", "summary.md"]
-    files += [f for f in ("curves.png",) if (out / f).exists()]
+    files += [f for f in ("curves.png", "report.html") if (out / f).exists()]
     if (out / "videos").is_dir():
         files.append("videos/")
     print(f"results in {out}/: {', '.join(files)}")
     if not result.summary["complete"]:
         return 1
+    return 0
+
+
+# -- compare --------------------------------------------------------------------------------------
+def _cmd_compare(args: argparse.Namespace) -> int:
+    from vlmgym.eval.compare import build_leaderboard, load_reference, markdown, write_leaderboard
+
+    reference = load_reference(args.reference) if args.reference else None
+    board = build_leaderboard(args.run_dirs, labels=args.label, reference=reference)
+    written = write_leaderboard(board, args.out, chart=not args.no_chart)
+    print(markdown(board))
+    for name, why in written["skipped"].items():
+        print(f"vlmgym compare: {name} skipped: {why}", file=sys.stderr)
+    print(f"leaderboard in {args.out}/: {', '.join(p.name for p in written['files'])}")
     return 0
 
 
@@ -261,8 +278,9 @@ def build_parser() -> argparse.ArgumentParser:
                "see docs/evaluation.md")
     p.add_argument("targets", nargs="*", metavar="ENV_ID|name=value",
                    help="environment ids (glob patterns allowed) and env kwargs as name=value (JSON values)")
-    p.add_argument("--policy", help="random (default), random-legal, oracle, openai:MODEL, vllm:PATH, "
-                                    "hf:PATH, module:function or path/to/file.py:function")
+    p.add_argument("--policy", help="random (default; random-paper under --protocol paper), random-paper, "
+                                    "random-legal, oracle, openai:MODEL, vllm:PATH, hf:PATH, module:function "
+                                    "or path/to/file.py:function")
     p.add_argument("--runs", type=int, help="parallel runs per game (default 10)")
     p.add_argument("--steps", type=int, help="policy steps per run (default 100)")
     p.add_argument("--protocol", choices=["paper", "custom"],
@@ -274,6 +292,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--resume", action="store_true", help="continue the interrupted evaluation in --out")
     p.add_argument("--no-video", action="store_true", help="skip the per-run videos")
     p.add_argument("--no-curves", action="store_true", help="skip curves.png")
+    p.add_argument("--no-html", action="store_true", help="skip report.html and its step data")
+    p.add_argument("--no-step-images", action="store_true",
+                   help="write report.html without the step images of its step browser")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.add_argument("--max-answer-chars", type=int,
                    help="most characters of an answer stored in steps.jsonl (default 65536; longer ones "
@@ -295,6 +316,25 @@ def build_parser() -> argparse.ArgumentParser:
                    help="total seconds per request attempt: connect, send and the whole response (default 120)")
     g.add_argument("--retries", type=int, help="retries on 429/5xx/timeouts/connection errors (default 4)")
     p.set_defaults(func=_cmd_eval)
+
+    p = sub.add_parser(
+        "compare", help="leaderboard of evaluation folders (table, bar chart, HTML page)",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        description="Compare evaluation folders: the protocol metric per game and policy as a Markdown\n"
+                    "table, a grouped bar chart and an HTML page, with warnings where the runs differ\n"
+                    "in protocol, env kwargs or package versions.",
+        epilog="examples:\n"
+               "  vlmgym compare runs/eval/random-paper runs/eval/oracle\n"
+               "  vlmgym compare runs/eval/* --reference paper_reference.json --out runs/leaderboard\n"
+               "see docs/evaluation.md")
+    p.add_argument("run_dirs", nargs="+", metavar="RUN_DIR", help="folders written by vlmgym eval")
+    p.add_argument("--label", action="append",
+                   help="row name for each RUN_DIR, in order (default: the policy spec)")
+    p.add_argument("--reference", metavar="FILE",
+                   help="JSON file of published numbers shown as reference bars (format in docs/evaluation.md)")
+    p.add_argument("--out", default="runs/leaderboard", help="output folder (default runs/leaderboard)")
+    p.add_argument("--no-chart", action="store_true", help="skip leaderboard.png")
+    p.set_defaults(func=_cmd_compare)
 
     p = sub.add_parser("play", help="play a game yourself (pygame window)",
                        description="Arrow keys (2048) or two clicks (tile games); P prompt, T board "

@@ -24,6 +24,8 @@ __all__ = [
     "Action",
     "Parsed",
     "TAGS",
+    "board_cells",
+    "cell_matches",
     "extract_block",
     "format_ok",
     "has_localization",
@@ -31,6 +33,7 @@ __all__ = [
     "parse_answer",
     "parse_direction",
     "parse_pair",
+    "perceived_cells",
     "perception_cell_accuracy",
     "perception_exact",
 ]
@@ -185,30 +188,50 @@ def perception_exact(text: str, board_text: str) -> bool:
 
 
 def _grid(block: str) -> list[list[str]]:
-    return [[c.strip().casefold() for c in line.split("|")] for line in block.splitlines() if line.strip()]
+    return [[c.strip() for c in line.split("|")] for line in block.splitlines() if line.strip()]
+
+
+def board_cells(board_text: str) -> list[list[str]]:
+    """The cells of a board text (one line per row, cells separated by ``|``), stripped."""
+    return _grid(board_text) if isinstance(board_text, str) else []
+
+
+def perceived_cells(text: str, board_text: str) -> list[list[str | None]] | None:
+    """What the perception block of ``text`` names at each cell of ``board_text``.
+
+    One entry per ground-truth cell (same shape as :func:`board_cells`): the model's cell text,
+    stripped, or ``None`` where it names nothing there; ``None`` without a perception block. Reads
+    the ground-truth layout (rows of ``|``-separated cells) or coordinate-tagged cells such as
+    ``(0, 1): Red circle`` (when any are present, only those count).
+    """
+    block = extract_block(text, "perception") if isinstance(text, str) else None
+    if block is None:
+        return None
+    truth = board_cells(board_text)
+    tagged = {(int(r), int(c)): v.strip() for r, c, v in _COORD_CELL.findall(block)}
+    if tagged:
+        return [[tagged.get((r, c)) for c in range(len(row))] for r, row in enumerate(truth)]
+    pred = _grid(block)
+    return [[pred[r][c] if r < len(pred) and c < len(pred[r]) else None for c in range(len(row))]
+            for r, row in enumerate(truth)]
+
+
+def cell_matches(seen: str | None, truth: str) -> bool:
+    """Whether a perceived cell names the true one (case and padding ignored)."""
+    return seen is not None and seen.casefold() == truth.casefold()
 
 
 def perception_cell_accuracy(text: str, board_text: str) -> float:
     """Share of board cells the perception block names correctly (0.0 without a block).
 
-    Reads either the ground-truth layout (one line per row, cells separated by ``|``) or
-    coordinate-tagged cells such as ``(0, 1): Red circle``; comparison ignores case and padding.
+    The cells are read by :func:`perceived_cells`; comparison ignores case and padding.
     """
-    truth = _grid(board_text)
+    truth = board_cells(board_text)
     total = sum(len(row) for row in truth)
-    block = extract_block(text, "perception") if isinstance(text, str) else None
-    if block is None or total == 0:
+    seen = perceived_cells(text, board_text)
+    if seen is None or total == 0:
         return 0.0
-    tagged = {(int(r), int(c)): v.strip().casefold() for r, c, v in _COORD_CELL.findall(block)}
-    if tagged:
-        hits = sum(tagged.get((r, c)) == cell for r, row in enumerate(truth) for c, cell in enumerate(row))
-    else:
-        pred = _grid(block)
-        hits = sum(
-            r < len(pred) and c < len(pred[r]) and pred[r][c] == cell
-            for r, row in enumerate(truth)
-            for c, cell in enumerate(row)
-        )
+    hits = sum(cell_matches(s, t) for srow, trow in zip(seen, truth) for s, t in zip(srow, trow))
     return hits / total
 
 

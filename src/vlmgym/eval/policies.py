@@ -13,6 +13,8 @@ Subclass :class:`Policy` for a policy with configuration or resources to release
 Policy specs understood by :func:`make_policy` (and ``vlmgym eval --policy``):
 
 ``random``            uniform over the game's action space, written as a valid answer
+``random-paper``      the G1 paper's random baseline: the original eval scripts' sampling
+                      (any two cells from 0..7, drawn independently; a uniform 2048 direction)
 ``random-legal``      uniform over the legal moves (a stronger baseline)
 ``oracle``            a built-in solver per game (:mod:`vlmgym.eval.oracle`)
 ``openai:MODEL``      an OpenAI-compatible chat endpoint (``vllm serve``, OpenAI, ...)
@@ -46,10 +48,10 @@ if TYPE_CHECKING:
     from vlmgym.envs.vector import VLMGymVectorEnv
 
 __all__ = ["BUILTIN_POLICIES", "FunctionPolicy", "GenerationConfig", "Policy", "PolicyError", "Query",
-           "RandomPolicy", "Reply", "encode_png", "make_policy", "query_seed", "wrap_answer"]
+           "PaperRandomPolicy", "RandomPolicy", "Reply", "encode_png", "make_policy", "query_seed", "wrap_answer"]
 
 #: Names accepted by :func:`make_policy` besides ``module:attr``.
-BUILTIN_POLICIES = ("random", "random-legal", "oracle", "openai:MODEL", "vllm:PATH", "hf:PATH")
+BUILTIN_POLICIES = ("random", "random-paper", "random-legal", "oracle", "openai:MODEL", "vllm:PATH", "hf:PATH")
 
 
 class PolicyError(ValueError):
@@ -259,6 +261,36 @@ class RandomPolicy(Policy):
         return {"name": self.name}
 
 
+class PaperRandomPolicy(Policy):
+    """The G1 paper's random baseline, sampled as its original evaluation scripts did.
+
+    The original ``eval_shisensho.py``, ``eval_shisensho_cifar10.py`` and ``eval_swap.py``
+    (chenllliang/G1, ``vlmgym/test/``) answer ``(r1, c1) (r2, c2)`` with two cells drawn
+    independently and uniformly from a fixed 8 x 8 grid (``GRID_SIZE = 8``) whatever the board: on
+    a 6 x 6 board many answers point off the board, on Swap most pairs are not adjacent, and a
+    cell may be paired with itself. ``eval_2048.py`` answers a uniform direction 0..3, which is
+    what :class:`RandomPolicy` does too (same draw, same results). ``--protocol paper`` uses this
+    policy for ``--policy random`` so that the numbers compare with the paper's "Random" row.
+    Draws come from the query's seed (independent of batching, reproducible under ``--resume``).
+    """
+
+    name = "random-paper"
+    #: The coordinate range of the original scripts (0..GRID - 1 for every row and column).
+    GRID = 8
+
+    def __call__(self, queries: Sequence[Query]) -> list[str | Reply]:
+        out: list[str | Reply] = []
+        for q in queries:
+            game = q.game
+            rng = np.random.default_rng(q.seed)
+            if game.action_arity == 1:  # a direction: uniform over the whole space, as the original
+                row = game.decode(np.array([int(rng.integers(game.num_actions))]))[0]
+            else:  # two cells: four independent coordinates from 0..GRID-1
+                row = rng.integers(self.GRID, size=game.action_arity)
+            out.append(wrap_answer(game.format_answer(game.from_array(row))))
+        return out
+
+
 # -- building policies from a spec --------------------------------------------------------------
 def _import_user_module(name: str) -> Any:
     """Import ``name``, also from the current directory (console scripts do not search it)."""
@@ -311,7 +343,7 @@ def make_policy(spec: str | Policy | Callable[..., Any], *, seed: int = 0,
     """Build a policy from a spec string (see the module docstring) or wrap a callable.
 
     Args:
-        spec: ``random``, ``random-legal``, ``oracle``, ``openai:MODEL``, ``vllm:PATH``,
+        spec: ``random``, ``random-paper``, ``random-legal``, ``oracle``, ``openai:MODEL``, ``vllm:PATH``,
             ``hf:PATH``, ``module:attr``, a :class:`Policy`, or a callable.
         seed: base seed of the model policies' sampling (the built-in random policies draw
             from per-query seeds instead).
@@ -337,6 +369,9 @@ def make_policy(spec: str | Policy | Callable[..., Any], *, seed: int = 0,
     if spec in ("random", "random-legal"):
         no_options(spec)
         return RandomPolicy(legal_only=spec == "random-legal")
+    if spec == "random-paper":
+        no_options(spec)
+        return PaperRandomPolicy()
     if spec == "oracle":
         from vlmgym.eval.oracle import OraclePolicy
 

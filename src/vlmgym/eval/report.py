@@ -1,4 +1,5 @@
-"""Reports of an evaluation folder: ``summary.json``, ``summary.md``, ``curves.png``, videos.
+"""Reports of an evaluation folder: ``summary.json``, ``summary.md``, ``curves.png``, videos,
+``report.html`` (:mod:`vlmgym.eval.html_report`).
 
 Everything is computed from the folder alone (``config.json``, ``steps.jsonl``,
 ``checkpoints.jsonl``), so reports are identical whether the evaluation ran in one go or was
@@ -22,7 +23,7 @@ from typing import Any
 
 import numpy as np
 
-from vlmgym.core.answer import DIRECTIONS
+from vlmgym.eval.annotate import describe_action, mark_cells, outline_boxes
 from vlmgym.eval.redaction import redact
 from vlmgym.eval.runner import _decode_states, _jsonable, read_jsonl
 
@@ -274,33 +275,6 @@ def _write_video(path: Path, frames: np.ndarray) -> Path:
     return path
 
 
-def _describe_action(rec: dict[str, Any]) -> str:
-    action = rec["action"]
-    if rec["status"] == "request_failed":
-        return "no answer (request failed)"
-    if action is None:
-        return "unparsable answer"
-    if isinstance(action, int):
-        return f"{action} ({DIRECTIONS[action]})" if 0 <= action < len(DIRECTIONS) else str(action)
-    (r1, c1), (r2, c2) = action
-    return f"({r1}, {c1}) ({r2}, {c2})"
-
-
-def _mark_cells(frame: np.ndarray, action: Any, renderer: Any, color: tuple[int, int, int]) -> None:
-    """Outline the cells named by a pair action (in place; cells off the board are skipped)."""
-    if not isinstance(action, list):
-        return
-    cell, w = renderer.cell_px, max(2, renderer.cell_px // 20)
-    for r, c in action:
-        if not (0 <= r < renderer.rows and 0 <= c < renderer.cols):
-            continue
-        y0, x0 = renderer.board_y + r * cell, renderer.board_x + c * cell
-        frame[y0:y0 + w, x0:x0 + cell] = color
-        frame[y0 + cell - w:y0 + cell, x0:x0 + cell] = color
-        frame[y0:y0 + cell, x0:x0 + w] = color
-        frame[y0:y0 + cell, x0 + cell - w:x0 + cell] = color
-
-
 def write_videos(out: str | Path, summary: dict[str, Any]) -> list[Path]:
     """One video per run and game under ``videos/``, rendered from the stored snapshots.
 
@@ -320,7 +294,6 @@ def write_videos(out: str | Path, summary: dict[str, Any]) -> list[Path]:
     for env_id, g in summary["games"].items():
         vec: Any = gym.make_vec(env_id, num_envs=1, **config["identity"]["env_kwargs"])
         try:
-            renderer = vec.engine.renderer
             per_step = [_decode_states(cp["games"][env_id]["states"]) for cp in checkpoints]
             for run in range(summary["runs"]):
                 # a writable copy: rendered frames are read-only, and the answers are drawn on them
@@ -336,9 +309,9 @@ def write_videos(out: str | Path, summary: dict[str, Any]) -> list[Path]:
                         continue
                     total += rec["gain"] if g["metric"] == "score_gain" else rec["success"]
                     ok = rec["success"]
-                    _mark_cells(frames[k], rec["action"], renderer, (40, 200, 60) if ok else (230, 40, 40))
+                    mark_cells(frames[k], outline_boxes(vec, rec["action"]), (40, 200, 60) if ok else (230, 40, 40))
                     end = "  | board replaced" if rec["terminated"] or rec["truncated"] else ""
-                    captions.append((head, f"{_describe_action(rec)} -> {rec['status']} {rec['reward']:+g}{end}"))
+                    captions.append((head, f"{describe_action(rec)} -> {rec['status']} {rec['reward']:+g}{end}"))
                 slug = env_id.replace("/", "_")
                 paths.append(_write_video(out / "videos" / f"{slug}_run{run:02d}", _caption_frames(frames, captions)))
         finally:
@@ -346,9 +319,10 @@ def write_videos(out: str | Path, summary: dict[str, Any]) -> list[Path]:
     return paths
 
 
-def write_reports(out: str | Path, *, video: bool = True, curves: bool = True,
-                  timing: dict[str, float] | None = None) -> dict[str, Any]:
-    """Write ``summary.json``, ``summary.md`` and, when asked and possible, curves and videos."""
+def write_reports(out: str | Path, *, video: bool = True, curves: bool = True, html: bool = True,
+                  step_images: bool = True, timing: dict[str, float] | None = None) -> dict[str, Any]:
+    """Write ``summary.json``, ``summary.md`` and, when asked and possible, curves, videos and
+    ``report.html`` (with its step images unless ``step_images=False``)."""
     out = Path(out)
     summary = summarize(out, timing)
     skipped: dict[str, str] = {}
@@ -363,8 +337,16 @@ def write_reports(out: str | Path, *, video: bool = True, curves: bool = True,
         write_videos(out, summary)
     else:
         skipped["videos"] = "disabled"
+    if html and not step_images:
+        skipped["step_images"] = "disabled"
+    if not html:
+        skipped["html"] = "disabled"
     summary["skipped"] = skipped
     summary = redact(summary)  # (config.json is redacted already; a folder from elsewhere may not be)
+    if html:
+        from vlmgym.eval.html_report import write_html_report
+
+        write_html_report(out, summary, images=step_images)
     (out / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
     (out / "summary.md").write_text(markdown_table(summary))
     return summary

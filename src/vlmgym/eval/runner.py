@@ -19,6 +19,8 @@ Output folder::
     summary.md          the same as a Markdown table
     curves.png          cumulative reward and protocol metric per run, one column per game
     videos/             one video per run (mp4, or GIF without imageio-ffmpeg)
+    report.html         the page to look at: summary, curves, videos, a step browser
+    report/             its per-run step data and step images (loaded on demand)
     .lock               held (``flock``) by the process writing the folder: a second
                         ``vlmgym eval`` on the same folder is refused while the first runs
 
@@ -79,6 +81,9 @@ class Protocol:
     steps: int | None
     warmup: dict[str, int]  # game name -> random steps before the policy plays
     description: str
+    #: policy specs the protocol reads its own way (paper: its random baseline samples like the
+    #: original scripts); the spec actually played is recorded in config.json
+    policies: dict[str, str] = field(default_factory=dict)
 
 
 PROTOCOLS: dict[str, Protocol] = {
@@ -86,7 +91,9 @@ PROTOCOLS: dict[str, Protocol] = {
         "paper", 10, 100, {"2048": 100},
         "G1 paper: 10 parallel runs x 100 steps; 2048 starts after 100 random steps and counts the "
         "summed merge score of the 100 steps; tile games start from fresh boards and count "
-        "successful moves (cleared or stuck boards are replaced and play goes on)"),
+        "successful moves (cleared or stuck boards are replaced and play goes on); the random "
+        "baseline samples like the original scripts (random-paper)",
+        policies={"random": "random-paper"}),
     "custom": Protocol("custom", None, None, {}, "runs, steps and warm-up as given"),
 }
 
@@ -125,6 +132,7 @@ class EvalConfig:
         max_answer_chars: most characters of an answer stored in ``steps.jsonl``; a longer one
             keeps its first and last halves around a marker, and ``answer_cut`` counts what was
             cut (scoring always uses the whole answer).
+        html, step_images: write ``report.html`` / the step images its step browser shows.
     """
 
     env_ids: list[str]
@@ -141,6 +149,8 @@ class EvalConfig:
     resume: bool = False
     video: bool = True
     curves: bool = True
+    html: bool = True
+    step_images: bool = True
     progress: bool = True
     max_answer_chars: int = DEFAULT_MAX_ANSWER_CHARS
 
@@ -488,6 +498,7 @@ def _apply_protocol(config: EvalConfig) -> Protocol:
     if protocol.runs is not None and (config.runs, config.steps) != (protocol.runs, protocol.steps):
         raise ValueError(f"--protocol {protocol.name} fixes {protocol.runs} runs x {protocol.steps} steps; "
                          f"got {config.runs} x {config.steps} (use --protocol custom to change them)")
+    config.policy = protocol.policies.get(config.policy, config.policy)
     if protocol.name == "paper" and config.warmup_steps is not None:
         raise ValueError("--protocol paper fixes the warm-up (2048: 100 random steps, tile games: 0); "
                          "use --protocol custom with --warmup-steps")
@@ -519,7 +530,8 @@ def evaluate(config: EvalConfig, policy: Policy | None = None) -> EvalResult:
         with _exclusive(out, create=not config.resume):
             start_step = _prepare(out, config, protocol, policy, games)
             timing = _run(out, config, policy, games, start_step)
-            summary = report.write_reports(out, video=config.video, curves=config.curves, timing=timing)
+            summary = report.write_reports(out, video=config.video, curves=config.curves, html=config.html,
+                                           step_images=config.step_images, timing=timing)
     finally:
         for g in games:
             g.close()
@@ -589,7 +601,8 @@ def _prepare(out: Path, config: EvalConfig, protocol: Protocol, policy: Policy,
     out.mkdir(parents=True, exist_ok=True)
     record = {
         "identity": _jsonable(config.identity()),  # (redacted with the whole record below)
-        "protocol": {"name": protocol.name, "description": protocol.description},
+        "protocol": {"name": protocol.name, "description": protocol.description,
+                     "policies": dict(protocol.policies)},
         "games": {g.env_id: {"game": g.game.name, "env_kwargs": _jsonable(g.env_kwargs),
                              "warmup_steps": g.warmup, "metric": g.metric} for g in games},
         "policy": _jsonable(policy.config()),
