@@ -5,7 +5,7 @@ Commands:
               or your own module:function) on one or more games; see docs/evaluation.md
     play      play a game yourself in a window (pip install 'vlmgym[play]')
     bench     run the benchmarks in benchmarks/ and print their tables
-    list      list registered environment ids
+    list      list registered environment ids (--all: also ids of your own, e.g. --import MODULE)
     rollout   play a short random-policy rollout and save the board images
 """
 
@@ -40,13 +40,27 @@ def parse_env_kwargs(pairs: list[str], what: str = "env kwargs") -> dict[str, An
     return out
 
 
+def _import_modules(args: argparse.Namespace) -> None:
+    """``--import MODULE`` (repeatable): modules that register games and ids of their own."""
+    from vlmgym.plugins import import_user_module
+
+    for name in getattr(args, "imports", None) or []:
+        try:
+            import_user_module(name)
+        except ImportError as exc:
+            raise UsageError(f"--import {name}: cannot import it ({exc})") from None
+
+
 # -- list / rollout -------------------------------------------------------------------------------
 def _cmd_list(args: argparse.Namespace) -> int:
+    import gymnasium as gym
+
     import vlmgym
 
-    for env_id, (kwargs, max_steps) in vlmgym.ENV_IDS.items():
-        extra = f"  max_episode_steps={max_steps}" if max_steps else ""
-        print(f"{env_id:40s} {kwargs}{extra}")
+    for env_id in vlmgym.registered_ids(include_user=args.all):
+        spec = gym.spec(env_id)
+        extra = f"  max_episode_steps={spec.max_episode_steps}" if spec.max_episode_steps else ""
+        print(f"{env_id:40s} {spec.kwargs}{extra}")
     return 0
 
 
@@ -241,6 +255,11 @@ def _cmd_bench(args: argparse.Namespace) -> int:
 
 
 # -- parser ---------------------------------------------------------------------------------------
+def _import_option(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--import", dest="imports", action="append", metavar="MODULE",
+                   help="import MODULE first (repeatable): a module that registers games and ids of its own")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="vlmgym", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -288,6 +307,7 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--concurrency", type=int, help="most requests in flight (default 8)")
     g.add_argument("--timeout", type=float, help="seconds per request (default 120)")
     g.add_argument("--retries", type=int, help="retries on 429/5xx/timeouts/connection errors (default 4)")
+    _import_option(p)
     p.set_defaults(func=_cmd_eval)
 
     p = sub.add_parser("play", help="play a game yourself (pygame window)",
@@ -296,6 +316,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("targets", nargs="+", metavar="ENV_ID|name=value")
     p.add_argument("--seed", type=int, default=None)
     p.add_argument("--scale", type=float, default=1.0, help="window zoom")
+    _import_option(p)
     p.set_defaults(func=_cmd_play)
 
     p = sub.add_parser("bench", help="run the benchmarks and print their tables")
@@ -305,6 +326,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=_cmd_bench)
 
     p = sub.add_parser("list", help="list registered environment ids")
+    p.add_argument("--all", action="store_true",
+                   help="also list ids of your own registered with vlmgym's entry points (vlmgym.register_env)")
+    _import_option(p)
     p.set_defaults(func=_cmd_list)
     p = sub.add_parser("rollout", help="random-policy rollout that saves board images")
     p.add_argument("env_id", nargs="?", default="VLMGym/2048-v0")
@@ -319,6 +343,7 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
+        _import_modules(args)
         return int(args.func(args))
     except (ValueError, TypeError) as exc:
         print(f"vlmgym {args.command}: error: {exc}", file=sys.stderr)

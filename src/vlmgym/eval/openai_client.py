@@ -35,7 +35,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
-from vlmgym.eval.policies import GenerationConfig, Policy, PolicyError, Query, Reply
+from vlmgym.eval.interface import GenerationConfig, Policy, PolicyError, Query, Reply
 
 __all__ = ["ChatClient", "ChatResult", "OpenAIPolicy", "RequestFailed", "build_chat_body"]
 

@@ -22,8 +22,9 @@ from typing import Any
 
 import numpy as np
 
-from vlmgym.core.answer import DIRECTIONS
-from vlmgym.eval.runner import _decode_states, _jsonable, read_jsonl
+from vlmgym.core.actions import ActionCodec
+from vlmgym.core.layout import BoardLayout
+from vlmgym.eval.records import decode_states, jsonable, read_jsonl, step_metric
 
 __all__ = ["PER_RUN_METRICS", "summarize", "write_reports", "markdown_table", "write_curves",
            "write_videos"]
@@ -123,7 +124,7 @@ def summarize(out: str | Path, timing: dict[str, float] | None = None) -> dict[s
         "games": games,
     }
     if timing is not None:
-        summary["timing"] = _jsonable(timing)
+        summary["timing"] = jsonable(timing)
     return summary
 
 
@@ -184,7 +185,7 @@ def _cumulative(out: Path, summary: dict[str, Any]) -> dict[str, dict[str, np.nd
         k = r["step"] - 1
         c["reward"][r["run"], k] = r["reward"]
         gm = summary["games"][r["env_id"]]["metric"]
-        c["metric"][r["run"], k] = r["gain"] if gm == "score_gain" else r["success"]
+        c["metric"][r["run"], k] = step_metric(r, gm)
     for c in curves.values():
         c["reward"] = np.cumsum(c["reward"], axis=1)
         c["metric"] = np.cumsum(c["metric"], axis=1)
@@ -273,39 +274,34 @@ def _write_video(path: Path, frames: np.ndarray) -> Path:
     return path
 
 
-def _describe_action(rec: dict[str, Any]) -> str:
-    action = rec["action"]
+def _describe_action(rec: dict[str, Any], codec: ActionCodec) -> str:
     if rec["status"] == "request_failed":
         return "no answer (request failed)"
-    if action is None:
+    if rec["action"] is None:
         return "unparsable answer"
-    if isinstance(action, int):
-        return f"{action} ({DIRECTIONS[action]})" if 0 <= action < len(DIRECTIONS) else str(action)
-    (r1, c1), (r2, c2) = action
-    return f"({r1}, {c1}) ({r2}, {c2})"
+    return codec.describe(codec.from_json(rec["action"]))
 
 
-def _mark_cells(frame: np.ndarray, action: Any, renderer: Any, color: tuple[int, int, int]) -> None:
-    """Outline the cells named by a pair action (in place; cells off the board are skipped)."""
-    if not isinstance(action, list):
-        return
-    cell, w = renderer.cell_px, max(2, renderer.cell_px // 20)
-    for r, c in action:
-        if not (0 <= r < renderer.rows and 0 <= c < renderer.cols):
+def _mark_cells(frame: np.ndarray, cells: list[tuple[int, int]], layout: BoardLayout,
+                color: tuple[int, int, int]) -> None:
+    """Outline board cells (in place; cells off the board are skipped)."""
+    w = max(2, layout.cell_px // 20)
+    for r, c in cells:
+        if not (0 <= r < layout.rows and 0 <= c < layout.cols):
             continue
-        y0, x0 = renderer.board_y + r * cell, renderer.board_x + c * cell
-        frame[y0:y0 + w, x0:x0 + cell] = color
-        frame[y0 + cell - w:y0 + cell, x0:x0 + cell] = color
-        frame[y0:y0 + cell, x0:x0 + w] = color
-        frame[y0:y0 + cell, x0 + cell - w:x0 + cell] = color
+        x0, y0, x1, y1 = layout.cell_box(r, c)
+        frame[y0:y0 + w, x0:x1] = color
+        frame[y1 - w:y1, x0:x1] = color
+        frame[y0:y1, x0:x0 + w] = color
+        frame[y0:y1, x1 - w:x1] = color
 
 
 def write_videos(out: str | Path, summary: dict[str, Any]) -> list[Path]:
     """One video per run and game under ``videos/``, rendered from the stored snapshots.
 
     Frame ``k`` is the board the policy saw at step ``k + 1``, captioned with its answer and the
-    outcome (cells named by a pair answer are outlined: green for a success, red otherwise); the
-    last frame is the final board.
+    outcome (the cells the answer names, as the game's codec says, are outlined: green for a
+    success, red otherwise); the last frame is the final board.
     """
     import gymnasium as gym
 
@@ -319,8 +315,8 @@ def write_videos(out: str | Path, summary: dict[str, Any]) -> list[Path]:
     for env_id, g in summary["games"].items():
         vec: Any = gym.make_vec(env_id, num_envs=1, **config["identity"]["env_kwargs"])
         try:
-            renderer = vec.engine.renderer
-            per_step = [_decode_states(cp["games"][env_id]["states"]) for cp in checkpoints]
+            layout, codec = vec.layout, vec.game.codec
+            per_step = [decode_states(cp["games"][env_id]["states"]) for cp in checkpoints]
             for run in range(summary["runs"]):
                 # a writable copy: rendered frames are read-only, and the answers are drawn on them
                 frames = np.array(vec.render_states([states[run] for states in per_step]))
@@ -333,11 +329,13 @@ def write_videos(out: str | Path, summary: dict[str, Any]) -> list[Path]:
                     if rec is None:
                         captions.append((f"run {run}  end  {g['metric']} {total:g}", "final board"))
                         continue
-                    total += rec["gain"] if g["metric"] == "score_gain" else rec["success"]
+                    total += step_metric(rec, g["metric"])
                     ok = rec["success"]
-                    _mark_cells(frames[k], rec["action"], renderer, (40, 200, 60) if ok else (230, 40, 40))
+                    if rec["action"] is not None:
+                        _mark_cells(frames[k], codec.cells(codec.from_json(rec["action"])), layout,
+                                    (40, 200, 60) if ok else (230, 40, 40))
                     end = "  | board replaced" if rec["terminated"] or rec["truncated"] else ""
-                    captions.append((head, f"{_describe_action(rec)} -> {rec['status']} {rec['reward']:+g}{end}"))
+                    captions.append((head, f"{_describe_action(rec, codec)} -> {rec['status']} {rec['reward']:+g}{end}"))
                 slug = env_id.replace("/", "_")
                 paths.append(_write_video(out / "videos" / f"{slug}_run{run:02d}", _caption_frames(frames, captions)))
         finally:

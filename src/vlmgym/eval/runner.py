@@ -23,7 +23,6 @@ Output folder::
 
 from __future__ import annotations
 
-import base64
 import json
 import os
 import sys
@@ -39,11 +38,15 @@ import gymnasium as gym
 import numpy as np
 
 from vlmgym.core.answer import format_ok, perception_cell_accuracy, perception_exact
+from vlmgym.core.game import Game, game_class
 from vlmgym.core.state import GameState
-from vlmgym.eval.policies import GenerationConfig, Policy, PolicyError, Query, Reply, make_policy, query_seed
+from vlmgym.eval.interface import GenerationConfig, Policy, PolicyError, Query, Reply, query_seed
+from vlmgym.eval.policies import make_policy
+from vlmgym.eval.records import decode_states, encode_states, jsonable, read_jsonl, step_metric
+from vlmgym.eval.report import write_reports
 
 __all__ = ["PROTOCOLS", "STEP_FIELDS", "EvalConfig", "EvalResult", "EvaluationAborted", "Protocol",
-           "evaluate", "primary_metric", "resolve_env_ids"]
+           "evaluate", "primary_metric", "read_jsonl", "resolve_env_ids"]
 
 #: Keys of every ``steps.jsonl`` line.
 STEP_FIELDS = ("env_id", "run", "step", "episode", "answer", "action", "status", "parse_error", "error",
@@ -56,28 +59,30 @@ _SECRET_WORDS = ("key", "token", "secret", "password", "auth")
 
 @dataclass(frozen=True)
 class Protocol:
-    """A comparison protocol: fixed runs x steps and per-game random warm-up steps."""
+    """A comparison protocol: fixed runs x steps, and whether each game's paper warm-up applies."""
 
     name: str
     runs: int | None
     steps: int | None
-    warmup: dict[str, int]  # game name -> random steps before the policy plays
+    game_warmup: bool  # random steps before the policy plays: the game's paper_warmup_steps (else 0)
     description: str
 
 
 PROTOCOLS: dict[str, Protocol] = {
     "paper": Protocol(
-        "paper", 10, 100, {"2048": 100},
-        "G1 paper: 10 parallel runs x 100 steps; 2048 starts after 100 random steps and counts the "
-        "summed merge score of the 100 steps; tile games start from fresh boards and count "
-        "successful moves (cleared or stuck boards are replaced and play goes on)"),
-    "custom": Protocol("custom", None, None, {}, "runs, steps and warm-up as given"),
+        "paper", 10, 100, True,
+        "G1 paper: 10 parallel runs x 100 steps; each game starts after its paper warm-up of random "
+        "steps (2048: 100) and counts its metric (2048: the summed merge score of the 100 steps; tile "
+        "games: successful moves; cleared or stuck boards are replaced and play goes on)"),
+    "custom": Protocol("custom", None, None, False, "runs, steps and warm-up as given"),
 }
 
 
-def primary_metric(game_name: str) -> str:
-    """The protocol metric of a game: 2048 counts merge score, tile games successful moves."""
-    return "score_gain" if game_name == "2048" else "successes"
+def primary_metric(game: Game | str) -> str:
+    """The protocol metric a game declares (``Game.metric``: e.g. ``score_gain`` for 2048,
+    ``successes`` for the tile games); ``game`` is a game or a registered game name."""
+    cls = game_class(game) if isinstance(game, str) else game
+    return cls.metric
 
 
 class EvaluationAborted(RuntimeError):
@@ -124,8 +129,8 @@ class EvalConfig:
         """The fields that define the results (must match to ``--resume``)."""
         return {"env_ids": list(self.env_ids), "policy": self.policy, "runs": self.runs,
                 "steps": self.steps, "protocol": self.protocol, "warmup_steps": self.warmup_steps,
-                "seed": self.seed, "env_kwargs": _jsonable(self.env_kwargs),
-                "generation": _jsonable(self.generation)}
+                "seed": self.seed, "env_kwargs": jsonable(self.env_kwargs),
+                "generation": jsonable(self.generation)}
 
 
 @dataclass
@@ -140,23 +145,8 @@ class EvalResult:
 
 
 # -- helpers ----------------------------------------------------------------------------------
-def _jsonable(value: Any) -> Any:
-    """numpy scalars/arrays, tuples and GameStates -> plain JSON values."""
-    if isinstance(value, dict):
-        return {str(k): _jsonable(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_jsonable(v) for v in value]
-    if isinstance(value, np.ndarray):
-        return _jsonable(value.tolist())
-    if isinstance(value, np.generic):
-        return value.item()
-    if isinstance(value, float) and not np.isfinite(value):
-        return None
-    return value
-
-
 def _redact(kwargs: dict[str, Any]) -> dict[str, Any]:
-    return {k: ("<redacted>" if any(w in k.lower() for w in _SECRET_WORDS) else _jsonable(v))
+    return {k: ("<redacted>" if any(w in k.lower() for w in _SECRET_WORDS) else jsonable(v))
             for k, v in kwargs.items()}
 
 
@@ -166,14 +156,14 @@ def resolve_env_ids(patterns: Sequence[str]) -> list[str]:
 
     import vlmgym
 
-    known = sorted(vlmgym.ENV_IDS)
+    known = vlmgym.registered_ids(include_user=True)
     out: list[str] = []
     for pattern in patterns:
         if any(c in pattern for c in "*?["):
             hits = [k for k in known if fnmatch(k, pattern)]
             if not hits:
                 raise ValueError(f"no environment id matches {pattern!r}; known ids: {', '.join(known)}")
-        elif pattern in known or pattern in gym.registry:
+        elif pattern in known or pattern in gym.registry:  # other ids are refused with a clear message later
             hits = [pattern]
         else:
             close = difflib.get_close_matches(pattern, known, n=3, cutoff=0.4)
@@ -199,44 +189,14 @@ def package_versions() -> dict[str, str]:
     return out
 
 
-def _encode_states(states: Sequence[GameState]) -> list[str]:
-    return [base64.b64encode(s.to_bytes()).decode("ascii") for s in states]
-
-
-def _decode_states(blobs: Sequence[str]) -> list[GameState]:
-    return [GameState.from_bytes(base64.b64decode(b)) for b in blobs]
-
-
 def _rng_state(gen: np.random.Generator) -> dict[str, Any]:
-    return _jsonable(gen.bit_generator.state)
+    return jsonable(gen.bit_generator.state)
 
 
 def _rng_from_state(state: dict[str, Any]) -> np.random.Generator:
     bit_gen = getattr(np.random, state["bit_generator"])()
     bit_gen.state = state
     return np.random.Generator(bit_gen)
-
-
-def _action_json(action: Any) -> Any:
-    if action is None:
-        return None
-    return _jsonable(action)
-
-
-def read_jsonl(path: Path) -> list[dict[str, Any]]:
-    """Complete JSON lines of a file; a torn last line (killed mid-write) is ignored."""
-    if not path.exists():
-        return []
-    out = []
-    with open(path, encoding="utf-8") as fh:
-        for line in fh:
-            if not line.endswith("\n"):
-                break
-            try:
-                out.append(json.loads(line))
-            except json.JSONDecodeError:
-                break
-    return out
 
 
 # -- one game: a vector env with all its runs -------------------------------------------------
@@ -267,8 +227,8 @@ class _GameRun:
         if config.warmup_steps is not None:
             self.warmup = int(config.warmup_steps)
         else:
-            self.warmup = protocol.warmup.get(self.game.name, 0)
-        self.metric = primary_metric(self.game.name)
+            self.warmup = self.game.paper_warmup_steps if protocol.game_warmup else 0
+        self.metric = primary_metric(self.game)
         self.seed = config.seed
         n = config.runs
         self.episode = np.zeros(n, dtype=np.int64)
@@ -287,12 +247,12 @@ class _GameRun:
         self.states = self.vec.get_states()
 
     def checkpoint(self) -> dict[str, Any]:
-        return {"states": _encode_states(self.states), "np_random": _rng_state(self.vec.np_random),
+        return {"states": encode_states(self.states), "np_random": _rng_state(self.vec.np_random),
                 "episode": self.episode.tolist()}
 
     def restore(self, cp: dict[str, Any]) -> None:
         self.vec.reset(seed=self.seed)
-        self.vec.set_states(_decode_states(cp["states"]))
+        self.vec.set_states(decode_states(cp["states"]))
         self.vec.np_random = _rng_from_state(cp["np_random"])
         self.episode = np.asarray(cp["episode"], dtype=np.int64)
         self._observe()
@@ -318,6 +278,7 @@ class _GameRun:
         obs, reward, terminated, truncated, info = self.vec.step(answers)
         done = terminated | truncated
         final = info.get("final_info")
+        codec = self.game.codec
         records = []
         for i, r in enumerate(replies):
             text = r.text
@@ -330,7 +291,7 @@ class _GameRun:
             records.append({
                 "env_id": self.env_id, "run": i, "step": step, "episode": int(self.episode[i]),
                 "answer": text,
-                "action": _action_json(info["action"][i]),
+                "action": None if info["action"][i] is None else codec.to_json(info["action"][i]),
                 "status": "request_failed" if r.failed else str(info["action_status"][i]),
                 "parse_error": None if r.failed else (info.get("parse_error", [None] * len(answers))[i]),
                 "error": r.error,
@@ -409,7 +370,7 @@ class _Totals:
         self.reward += rec["reward"]
         self.count += 1
         name = self.names[rec["env_id"]]
-        self.metric[rec["env_id"]][rec["run"]] += rec["gain"] if name == "score_gain" else rec["success"]
+        self.metric[rec["env_id"]][rec["run"]] += step_metric(rec, name)
 
     def postfix(self) -> str:
         parts = [f"reward={self.reward / max(self.count, 1):+.3f}"]
@@ -456,8 +417,8 @@ def _apply_protocol(config: EvalConfig) -> Protocol:
         raise ValueError(f"--protocol {protocol.name} fixes {protocol.runs} runs x {protocol.steps} steps; "
                          f"got {config.runs} x {config.steps} (use --protocol custom to change them)")
     if protocol.name == "paper" and config.warmup_steps is not None:
-        raise ValueError("--protocol paper fixes the warm-up (2048: 100 random steps, tile games: 0); "
-                         "use --protocol custom with --warmup-steps")
+        raise ValueError("--protocol paper fixes the warm-up (each game's paper warm-up: 2048 100 random "
+                         "steps, tile games 0); use --protocol custom with --warmup-steps")
     return protocol
 
 
@@ -468,8 +429,6 @@ def evaluate(config: EvalConfig, policy: Policy | None = None) -> EvalResult:
     Raises ``ValueError`` for bad input, :class:`EvaluationAborted` when a whole step failed,
     and lets ``KeyboardInterrupt`` through after flushing (resume later with ``resume=True``).
     """
-    from vlmgym.eval import report
-
     config.env_ids = resolve_env_ids(config.env_ids)
     protocol = _apply_protocol(config)
     generation = GenerationConfig(**config.generation)
@@ -485,7 +444,7 @@ def evaluate(config: EvalConfig, policy: Policy | None = None) -> EvalResult:
             games.append(_GameRun(env_id, config, protocol))
         start_step = _prepare(out, config, protocol, policy, games)
         timing = _run(out, config, policy, games, start_step)
-        summary = report.write_reports(out, video=config.video, curves=config.curves, timing=timing)
+        summary = write_reports(out, video=config.video, curves=config.curves, timing=timing)
     finally:
         for g in games:
             g.close()
@@ -502,7 +461,7 @@ def _prepare(out: Path, config: EvalConfig, protocol: Protocol, policy: Policy,
         if not config_path.exists():
             raise ValueError(f"nothing to resume in {out}: no config.json (start without --resume)")
         saved = json.loads(config_path.read_text())
-        mine = _jsonable(config.identity())
+        mine = jsonable(config.identity())
         diff = sorted(k for k in mine if saved["identity"].get(k) != mine[k])
         if diff:
             details = "; ".join(f"{k}: saved {saved['identity'].get(k)!r}, now {mine[k]!r}" for k in diff)
@@ -527,11 +486,11 @@ def _prepare(out: Path, config: EvalConfig, protocol: Protocol, policy: Policy,
         raise ValueError(f"{out} already holds results; pass --resume to continue it or choose another --out")
     out.mkdir(parents=True, exist_ok=True)
     record = {
-        "identity": _jsonable(config.identity()),
+        "identity": jsonable(config.identity()),
         "protocol": {"name": protocol.name, "description": protocol.description},
-        "games": {g.env_id: {"game": g.game.name, "env_kwargs": _jsonable(g.env_kwargs),
+        "games": {g.env_id: {"game": g.game.name, "env_kwargs": jsonable(g.env_kwargs),
                              "warmup_steps": g.warmup, "metric": g.metric} for g in games},
-        "policy": _jsonable(policy.config()),
+        "policy": jsonable(policy.config()),
         "policy_kwargs": _redact(config.policy_kwargs),
         "versions": package_versions(),
         "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
