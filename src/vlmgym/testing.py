@@ -491,7 +491,7 @@ def _oracle(t: _Target, seed: int) -> None:
     answers = OraclePolicy()(queries)
     _require(answers == OraclePolicy()(queries), "the oracle is not deterministic")
     _, info = vec.score(states, answers)
-    has_move: list[bool] = np.asarray(vec.legal_masks(states)).any(axis=1).tolist()
+    has_move = [bool(m.any()) for m in vec.legal_masks(states)]
     bad = [i for i, (ok, st) in enumerate(zip(has_move, info["action_status"])) if ok and st != "ok"]
     _require(not bad, f"the oracle's answers for states {bad} were not legal: {[answers[i] for i in bad]}")
     vec.close()

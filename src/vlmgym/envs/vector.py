@@ -77,7 +77,8 @@ class VLMGymVectorEnv(VectorEnv[Any, Any, Any]):
                 max_episode_steps, (int, np.integer)) or max_episode_steps < 1):
             raise ValueError(f"max_episode_steps must be a positive integer or None, got {max_episode_steps!r}")
         check_render_mode(render_mode, "wrap the vector env: gymnasium.wrappers.vector.HumanRendering("
-                                       "gym.make_vec(id, num_envs, render_mode='rgb_array')) (pip install 'vlmgym[play]')")
+                                       "gym.make_vec(id, num_envs, render_mode='rgb_array')) (needs pygame and "
+                                       "OpenCV: pip install 'vlmgym[play]' opencv-python)")
         self.engine = Engine(make_game(game, game_kwargs), num_envs, obs_mode=obs_mode,
                              action_mode=action_mode, reward_mode=reward_mode, cell_px=cell_px,
                              show_coords=show_coords, hud=hud, image_size=image_size)
