@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
-from reference import answer_ref
 
+from reference import answer_ref
 from vlmgym import parse_answer
 from vlmgym.core.actions import CellCodec, DirectionCodec, PairCodec, codec_for_kind
 

@@ -13,9 +13,9 @@ from pathlib import Path
 import gymnasium as gym
 import numpy as np
 import pytest
-from example_games import EXAMPLE, lights_out, small_2048
 
 import vlmgym
+from example_games import EXAMPLE, lights_out, small_2048
 from vlmgym import GameState, StateError
 from vlmgym.cli import main
 from vlmgym.eval import EvalConfig, evaluate

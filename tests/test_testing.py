@@ -8,9 +8,9 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from example_games import lights_out
 
 import vlmgym
+from example_games import lights_out
 from vlmgym.core.actions import CellCodec
 from vlmgym.testing import CHECKS, GameCheckError, check_game
 
