@@ -75,15 +75,20 @@ def test_user_id_is_a_vlmgym_id_and_others_are_not():
 
 def test_user_id_through_eval_glob_paper_protocol_and_report(tmp_path):
     env_id = small_2048()
-    res = evaluate(EvalConfig(["Mine/Small*"], policy="oracle", protocol="paper", out=str(tmp_path / "ev"),
-                              video=True, curves=False, progress=False, runs=10, steps=100))
+    res = evaluate(EvalConfig(["Mine/Small*"], policy="random", protocol="paper", out=str(tmp_path / "ev"),
+                              video=False, curves=False, progress=False, runs=10, steps=100))
     game = res.summary["games"][env_id]
     assert list(res.summary["games"]) == [env_id]
     assert game["metric"] == "score_gain" and game["warmup_steps"] == 100  # declared by the game
     assert game["stats"]["metric"]["mean"] > 0
-    assert len(list((tmp_path / "ev" / "videos").iterdir())) == 10
     config = json.loads((tmp_path / "ev" / "config.json").read_text())
     assert config["games"][env_id]["env_kwargs"]["size"] == 3
+    # the oracle (the game's own solver) and the videos (cells and captions from the codec)
+    lights_out()
+    res = evaluate(EvalConfig([env_id, "Example/LightsOut-v0"], policy="oracle", runs=2, steps=4,
+                              out=str(tmp_path / "oracle"), curves=False, progress=False))
+    assert res.summary["games"]["Example/LightsOut-v0"]["metric"] == "successes"
+    assert len(list((tmp_path / "oracle" / "videos").iterdir())) == 4
 
 
 def test_cli_list_all_and_import(tmp_path, monkeypatch, capsys):
@@ -254,3 +259,22 @@ def test_check_env_with_render_check_needs_no_pygame():
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip() == "ok without pygame"
+
+
+def test_videos_outline_the_cells_the_codec_names_and_caption_its_description():
+    from vlmgym.eval.report import _describe_action, _mark_cells
+
+    vec = gym.make_vec("VLMGym/Swap-v0", num_envs=1, show_coords=True)
+    layout, codec = vec.layout, vec.game.codec
+    frame = np.zeros(layout.image_shape, dtype=np.uint8)
+    action = codec.from_json([[1, 2], [9, 9]])  # the second cell is off the board: skipped
+    _mark_cells(frame, codec.cells(action), layout, (255, 0, 0))
+    x0, y0, x1, y1 = layout.cell_box(1, 2)
+    assert (frame[y0, x0:x1] == (255, 0, 0)).all() and (frame[y1 - 1, x0:x1] == (255, 0, 0)).all()
+    assert not frame[y0 + 10, x0 + 10].any() and frame.any(axis=2).sum() < 4 * (x1 - x0) * 3
+    record = {"status": "ok", "action": [[1, 2], [1, 3]]}
+    assert _describe_action(record, codec) == "(1, 2) (1, 3)"
+    direction = gym.make_vec("VLMGym/2048-v0", num_envs=1).game.codec
+    assert _describe_action({"status": "ok", "action": 3}, direction) == "3 (left)"
+    assert _describe_action({"status": "unparsable", "action": None}, direction) == "unparsable answer"
+    assert direction.cells(3) == []  # nothing to outline for a direction

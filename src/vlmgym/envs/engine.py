@@ -29,7 +29,7 @@ from vlmgym.core.state import (
     validate_state,
 )
 
-__all__ = ["Engine", "Transition", "make_game", "OBS_MODES", "ACTION_MODES", "REWARD_MODES",
+__all__ = ["Engine", "EngineViews", "Transition", "make_game", "OBS_MODES", "ACTION_MODES", "REWARD_MODES",
            "TEXT_CHARSET"]
 
 OBS_MODES = ("image", "text", "image+text")
@@ -357,6 +357,35 @@ class Engine:
             else:
                 out[i] = rngmod.seed_from(np.random.default_rng(int(s)))
         return out
+
+
+class EngineViews:
+    """The public views of an env's engine that the single and the vector env share."""
+
+    engine: Engine
+    np_random: np.random.Generator
+
+    @property
+    def layout(self) -> BoardLayout:
+        """Where the board and its cells sit in every frame (``cell_box``, ``cell_at``)."""
+        return self.engine.layout
+
+    @property
+    def frames_composed(self) -> int:
+        """Frames composed by this env so far (observations, renders, ``render_states``)."""
+        return self.engine.frames_composed
+
+    def make_state(self, *, rng: int | None = None, **fields: Any) -> GameState:
+        """A state built from a position, e.g. ``make_state(board=...)``, to curate test positions.
+
+        ``fields`` are the game's state arrays as a snapshot stores them (see
+        ``get_state().arrays``; 2048's board holds exponents) plus optionally ``score``, ``steps``
+        and ``successes`` (default 0). ``rng`` is the random stream's state; without it a fresh
+        stream is drawn from the env's generator (seed it with ``reset(seed=...)``). The state is
+        validated exactly like ``GameState.from_bytes`` (``StateError`` says what is wrong); start
+        from it with ``set_state(s)``/``set_states``, ``reset(options=...)`` or score answers on it.
+        """
+        return self.engine.make_state(fields, rng, self.np_random)
 
 
 def _as_field(game: str, name: str, value: Any, dtype: np.dtype) -> np.ndarray:

@@ -9,9 +9,8 @@ import numpy as np
 
 from vlmgym.core import rng as rngmod
 from vlmgym.core.game import Game
-from vlmgym.core.layout import BoardLayout
 from vlmgym.core.state import GameState
-from vlmgym.envs.engine import Engine, choice, make_game
+from vlmgym.envs.engine import Engine, EngineViews, choice, make_game
 
 __all__ = ["RENDER_MODES", "VLMGymEnv", "check_render_mode", "unbatch_info"]
 
@@ -43,7 +42,7 @@ def unbatch_info(info: dict[str, np.ndarray], i: int) -> dict[str, Any]:
     return out
 
 
-class VLMGymEnv(gym.Env[Any, Any]):
+class VLMGymEnv(EngineViews, gym.Env[Any, Any]):
     """A vlmgym game as a single Gymnasium environment.
 
     Usually created with ``gym.make("VLMGym/<Game>-v0", **kwargs)``; see the game classes for
@@ -140,18 +139,6 @@ class VLMGymEnv(gym.Env[Any, Any]):
         self.engine.set_states([state], np.array([0]))
         self._started = True
 
-    def make_state(self, *, rng: int | None = None, **fields: Any) -> GameState:
-        """A state built from a position, e.g. ``make_state(board=...)``, to curate test positions.
-
-        ``fields`` are the game's state arrays as a snapshot stores them (see
-        ``get_state().arrays``; 2048's board holds exponents) plus optionally ``score``, ``steps``
-        and ``successes`` (default 0). ``rng`` is the random stream's state; without it a fresh
-        stream is drawn from the env's generator (seed it with ``reset(seed=...)``). The state is
-        validated exactly like ``GameState.from_bytes`` (``StateError`` says what is wrong);
-        start from it with ``set_state`` or ``reset(options={"state": ...})``.
-        """
-        return self.engine.make_state(fields, rng, self.np_random)
-
     def _batch_of(self, state: GameState | None) -> dict[str, np.ndarray]:
         return self.engine.batch if state is None else self.engine.stack([state])
 
@@ -162,16 +149,6 @@ class VLMGymEnv(gym.Env[Any, Any]):
     def is_terminal(self, state: GameState | None = None) -> bool:
         """Whether the game is over now (or in ``state``): no move can be played."""
         return bool(self.engine.terminal(self._batch_of(state))[0])
-
-    @property
-    def layout(self) -> BoardLayout:
-        """Where the board and its cells sit in the picture (``cell_box``, ``cell_at``)."""
-        return self.engine.layout
-
-    @property
-    def frames_composed(self) -> int:
-        """Frames composed by this env so far (observations and renders; for tests and benchmarks)."""
-        return self.engine.frames_composed
 
     @property
     def prompt(self) -> str:

@@ -18,9 +18,8 @@ from gymnasium.vector.utils import batch_space
 
 from vlmgym.core import rng as rngmod
 from vlmgym.core.game import Batch, Game
-from vlmgym.core.layout import BoardLayout
 from vlmgym.core.state import GameState
-from vlmgym.envs.engine import Engine, make_game
+from vlmgym.envs.engine import Engine, EngineViews, make_game
 from vlmgym.envs.single import RENDER_MODES, check_render_mode
 
 __all__ = ["VLMGymVectorEnv"]
@@ -38,7 +37,7 @@ def _masked(info: dict[str, np.ndarray], present: np.ndarray | None = None) -> d
     return out
 
 
-class VLMGymVectorEnv(VectorEnv[Any, Any, Any]):
+class VLMGymVectorEnv(EngineViews, VectorEnv[Any, Any, Any]):
     """A batch of ``num_envs`` games of one kind, stepped together.
 
     Args:
@@ -201,11 +200,6 @@ class VLMGymVectorEnv(VectorEnv[Any, Any, Any]):
         texts, info = self.engine.describe(self.engine.batch)
         return self.engine.observe(self.engine.batch, texts), _masked(info)
 
-    def make_state(self, *, rng: int | None = None, **fields: Any) -> GameState:
-        """A state built from a position (see :meth:`VLMGymEnv.make_state`); put it in an env
-        with ``set_states`` or score answers on it with :meth:`score`."""
-        return self.engine.make_state(fields, rng, self.np_random)
-
     def _batch_of(self, states: Sequence[GameState] | None) -> Batch:
         return self.engine.batch if states is None else self.engine.stack(states)
 
@@ -221,16 +215,6 @@ class VLMGymVectorEnv(VectorEnv[Any, Any, Any]):
         """The game's own solver on ``states``: one index action each (-1: none), or ``None`` when the
         game has no solver (see ``Game.solve``). Nothing is changed or drawn."""
         return self.game.solve(self.engine.stack(states))
-
-    @property
-    def layout(self) -> BoardLayout:
-        """Where the board and its cells sit in every frame (``cell_box``, ``cell_at``)."""
-        return self.engine.layout
-
-    @property
-    def frames_composed(self) -> int:
-        """Frames composed by this env so far (observations, renders, ``render_states``)."""
-        return self.engine.frames_composed
 
     def board_texts(self, states: Sequence[GameState]) -> list[str]:
         """Ground-truth board text of each snapshot (no env is touched)."""
