@@ -242,7 +242,7 @@ def stack_states(states: list[GameState] | tuple[GameState, ...]) -> dict[str, n
     for s in states:
         if not isinstance(s, GameState):
             raise TypeError(f"expected GameState, got {type(s).__name__}")
-        if s.game != first.game or s.rules != first.rules:
+        if s.game != first.game or (s.rules is not first.rules and s.rules != first.rules):
             raise StateError(
                 f"cannot batch states of different games or rules: {first.game} {dict(first.rules)}"
                 f" vs {s.game} {dict(s.rules)}"

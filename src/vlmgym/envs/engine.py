@@ -177,7 +177,8 @@ class Engine:
         for s in states:
             if not isinstance(s, GameState):
                 raise TypeError(f"expected GameState, got {type(s).__name__}")
-            if s.game != self.game.name or s.rules != self.rules:
+            # states of this env share its frozen rules object: identity first, equality otherwise
+            if s.game != self.game.name or (s.rules is not self.rules and s.rules != self.rules):
                 raise StateError(
                     f"state is for game {s.game!r} with rules {dict(s.rules)}, but this env plays "
                     f"{self.game.name!r} with rules {dict(self.rules)}")
