@@ -154,3 +154,13 @@ class SetRules(LightsOut):
 def test_each_check_catches_its_kind_of_broken_game(game, check):
     with pytest.raises(GameCheckError, match=rf"check_game\({game.__name__} .*check '{check}'"):
         check_game(game(), checks=[check])
+
+
+def test_a_game_without_a_codec_is_refused_with_what_to_do():
+    class NoCodec(LightsOut):
+        codec = None
+
+    with pytest.raises(TypeError, match="must declare its action codec"):
+        vlmgym.VLMGymEnv(NoCodec())
+    with pytest.raises(GameCheckError, match="must declare its action codec"):
+        check_game(NoCodec(), checks=["snapshots"])

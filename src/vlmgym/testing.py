@@ -451,13 +451,15 @@ def _frames(t: _Target, seed: int) -> None:
     if len(legal):
         new, _, _, _, info = env.step(_answers(core.game, legal[:1])[0])
         _require(info["action_status"] == "ok", "a legal move was not 'ok'")
-    vec = t.make_vec(3)
-    vobs, _ = vec.reset(seed=seed)
-    before = vec.frames_composed
-    again = vec.render_states(vec.get_states())
-    _require(vec.frames_composed == before + 3, "render_states must compose one frame per state")
-    _require(np.array_equal(again, vobs), "render_states differs from the live observations")
+    vec = t.make_vec(3, obs_mode="image+text")
+    vobs, vinfo = vec.reset(seed=seed)
+    other = t.make_vec(1)  # another env renders and describes the same states alike
+    again = other.render_states(vec.get_states())
+    _require(other.frames_composed == 3, "render_states must compose one frame per state")
+    _require(np.array_equal(again, vobs["image"]), "render_states differs from the live observations")
+    _require(other.board_texts(vec.get_states()) == list(vinfo["board_text"]), "board_texts differs from info")
     vec.close()
+    other.close()
 
 
 def _sampler(t: _Target, seed: int) -> None:

@@ -17,6 +17,7 @@ import numpy as np
 from gymnasium import spaces
 
 from vlmgym.core import rng as rngmod
+from vlmgym.core.actions import ActionCodec
 from vlmgym.core.game import COMMON_FIELDS, Batch, Game, Outcome, game_class
 from vlmgym.core.layout import PAPER_IMAGE_SIZE, BoardLayout
 from vlmgym.core.render import Renderer
@@ -95,6 +96,9 @@ class Engine:
                  image_size: tuple[int, int] | str | None = None):
         if isinstance(num_envs, bool) or not isinstance(num_envs, (int, np.integer)) or num_envs < 1:
             raise ValueError(f"num_envs must be a positive integer, got {num_envs!r}")
+        if not isinstance(getattr(game, "codec", None), ActionCodec):
+            raise TypeError(f"{type(game).__qualname__} must declare its action codec: codec = DirectionCodec(), "
+                            "PairCodec() or CellCodec(...) (vlmgym.core.actions)")
         self.game = game
         self.num_envs = int(num_envs)
         self.obs_mode = choice("obs_mode", obs_mode, OBS_MODES)
