@@ -82,6 +82,15 @@ def test_user_game_multi_turn_tools():
     assert env.history[0]["answer"] == "(1, 2)" and env.history[0]["status"] == "ok" and out[0]["type"] == "text"
     with pytest.raises(TypeError):
         env.press(1)  # the tool's signature is enforced
+    Small = episode_factory(small_2048(), max_moves=3)
+    assert Small.__name__ == "Game2048Episode" and tool_names("Mine/Small2048-v0") == ["move"]
+    mine = Small()
+    mine.reset(env_id="Mine/Small2048-v0", seed=1, k=2)
+    assert mine.start_state.rules["size"] == 3
+    for direction in ("up", "right", "down"):
+        mine.move(direction)
+    assert [m["answer"] for m in mine.history] == ["up", "right", "down"] and mine.finished
+    assert mine.get_reward() == sum(m["reward"] for m in mine.history)
     ds = episode_dataset([env_id, small_2048()], 4, max_moves=2)
     texts = {r["env_id"]: r["prompt"][1]["content"][0]["text"] for r in ds}
     assert "calling the tool `press`" in texts[env_id] and "calling the tool `move`" in texts["Mine/Small2048-v0"]
