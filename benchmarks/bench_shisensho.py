@@ -148,7 +148,7 @@ def main() -> list[tuple[str, str, str]]:
     def run_text() -> None:
         rng = np.random.default_rng(1)
         for _ in range(STEPS):
-            acts = game.decode(policy(game.legal_mask(vec_text.engine.batch), rng))
+            acts = game.decode(policy(vec_text.legal_masks(), rng))
             vec_text.step([f"<answer>({a}, {b}) ({c}, {d})</answer>" for a, b, c, d in acts.tolist()])
 
     def run_naive() -> None:
@@ -192,9 +192,9 @@ def main() -> list[tuple[str, str, str]]:
     # 3. the paper's state sampler: 250 random steps, then one observation
     sampler = gym.make_vec(PAPER, num_envs=128)
     sampler.reset(seed=0)
-    calls = sampler.engine.render_calls
+    calls = sampler.frames_composed
     sampler.random_steps(250)
-    frames_during_steps = sampler.engine.render_calls - calls
+    frames_during_steps = sampler.frames_composed - calls
     sm = side_by_side({"steps": lambda: sampler.random_steps(250), "observe": lambda: sampler.observe()},
                       repeat=3)
 
@@ -203,7 +203,7 @@ def main() -> list[tuple[str, str, str]]:
     text_vec.reset(seed=1)
     text_vec.random_steps(50)
     states = [s for s in text_vec.get_states() for _ in range(5)]
-    masks = np.repeat(game.legal_mask(text_vec.engine.batch), 5, axis=0)
+    masks = np.repeat(text_vec.legal_masks(), 5, axis=0)
     acts = game.decode(policy(masks, np.random.default_rng(2)))
     answers = [f"<answer>({a}, {b}) ({c}, {d})</answer>" for a, b, c, d in acts.tolist()]
     scoring = scoring_rows(PAPER, text_vec, states, answers, repeat=5)

@@ -157,7 +157,7 @@ def main() -> list[tuple[str, str, str]]:
     def run_text():
         rng = np.random.default_rng(1)
         for _ in range(STEPS):
-            acts = game.decode(policy(game.legal_mask(vec_text.engine.batch), rng))
+            acts = game.decode(policy(vec_text.legal_masks(), rng))
             vec_text.step([f"<answer>({a}, {b}) ({c}, {d})</answer>" for a, b, c, d in acts.tolist()])
 
     def run_naive():
@@ -196,7 +196,7 @@ def main() -> list[tuple[str, str, str]]:
     sampler = gym.make_vec("VLMGym/Swap-v0", num_envs=128, obs_mode="text")
     sampler.reset(seed=1)
     states = [s for s in sampler.get_states() for _ in range(5)]
-    masks = np.repeat(game.legal_mask(sampler.engine.batch), 5, axis=0)
+    masks = np.repeat(sampler.legal_masks(), 5, axis=0)
     acts = game.decode(policy(masks, np.random.default_rng(2)))
     answers = [f"<answer>({a}, {b}) ({c}, {d})</answer>" for a, b, c, d in acts.tolist()]
     scoring = scoring_rows("VLMGym/Swap-v0", sampler, states, answers)

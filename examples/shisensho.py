@@ -16,7 +16,7 @@ import vlmgym  # noqa: F401  (registers the VLMGym/* ids)
 env = gym.make("VLMGym/Shisensho-v0", obs_mode="image+text", show_coords=True)
 obs, info = env.reset(seed=0)
 game = env.unwrapped.game
-mask = game.legal_mask(env.unwrapped.engine.batch)[0]
+mask = env.unwrapped.legal_actions()
 move = game.from_array(game.decode(np.flatnonzero(mask)[:1])[0])
 print(f"{int(mask.sum()) // 2} removable pairs, e.g. {move}")
 for reply in [f"<answer>{game.format_answer(move)}</answer>", "<answer>(0, 0) (0, 0)</answer>"]:

@@ -6,9 +6,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from vlmgym.core.actions import DirectionCodec, PairCodec
 from vlmgym.core.answer import (
-    _scan_direction,
-    _scan_pair,
     extract_block,
     format_ok,
     has_localization,
@@ -151,8 +150,8 @@ _PIECES = st.sampled_from(["(", ")", ",", " ", "[", "]", "-", "0", "1", "7", "12
 
 @given(st.lists(_PIECES, max_size=40).map("".join))
 def test_fast_paths_agree_with_the_general_scanners(content):
-    assert parse_pair(content) == _scan_pair(content)
-    assert parse_direction(content) == _scan_direction(content)
+    assert parse_pair(content) == PairCodec().scan(content)
+    assert parse_direction(content) == DirectionCodec().scan(content)
 
 
 def _extract_reference(text: str, tag: str) -> str | None:

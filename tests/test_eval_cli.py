@@ -15,7 +15,7 @@ import pytest
 import vlmgym
 from vlmgym.cli import main
 from vlmgym.eval import EvalConfig, FunctionPolicy, Reply, evaluate
-from vlmgym.eval.runner import PROTOCOLS, STEP_FIELDS, read_jsonl
+from vlmgym.eval.runner import STEP_FIELDS, read_jsonl
 
 IDS = sorted(vlmgym.ENV_IDS)
 DOCS = Path(__file__).resolve().parents[1] / "docs" / "evaluation.md"
@@ -44,7 +44,7 @@ def _baseline_command(env_id: str, policy: str) -> list[str]:
     plays for ``--policy random``; the clean ``random`` runs under the same runs, steps and warm-up."""
     if policy == "random-paper":
         return ["--policy", "random", "--protocol", "paper"]
-    warmup = PROTOCOLS["paper"].warmup.get(gym.spec(env_id).kwargs.get("game"), 0)
+    warmup = vlmgym.game_class(gym.spec(env_id).kwargs["game"]).paper_warmup_steps
     return ["--policy", "random", "--protocol", "custom", "--runs", "10", "--steps", "100",
             "--warmup-steps", str(warmup)]
 

@@ -13,8 +13,9 @@ import pytest
 import vlmgym
 from vlmgym.cli import main
 from vlmgym.eval import EvalConfig, PolicyError, Query, RandomPolicy, evaluate, make_policy
-from vlmgym.eval.oracle import OraclePolicy, expectimax_2048
+from vlmgym.eval.oracle import OraclePolicy
 from vlmgym.eval.policies import query_seed
+from vlmgym.games.game2048 import expectimax_2048
 
 IDS = sorted(vlmgym.ENV_IDS)
 
@@ -109,7 +110,7 @@ def test_play_session_keys_clicks_undo():
     assert s.moves == 1 and s.board_text() != before and "ok" in s.message
     assert s.undo() and s.board_text() == before and not s.undo()
     assert "Rules" in s.prompt
-    r = s.core.engine.renderer
+    r = s.core.layout
     assert cell_at(r.board_x + 1, r.board_y + 1, r) == (0, 0)
     assert cell_at(2 * (r.board_x + r.cell_px * 2 + 1), 2 * (r.board_y + r.cell_px + 1), r, scale=2) == (1, 2)
     assert cell_at(r.board_x - 1, r.board_y, r) is None
@@ -118,12 +119,12 @@ def test_play_session_keys_clicks_undo():
     s.close()
 
 
-@pytest.mark.parametrize("env_id", [i for i in IDS if vlmgym.game_class(vlmgym.ENV_IDS[i][0]["game"]).action_kind == "pair"])
+@pytest.mark.parametrize("env_id", [i for i in IDS if vlmgym.game_class(vlmgym.ENV_IDS[i][0]["game"]).codec.kind == "pair"])
 def test_play_clicks_make_pair_answers(env_id, env_kwargs_for):
     from vlmgym.play import PlaySession
 
     s = PlaySession(env_id, seed=0, **env_kwargs_for.get(env_id, {}))
-    r = s.core.engine.renderer
+    r = s.core.layout
     xy = lambda row, col: (r.board_x + col * r.cell_px + 2, r.board_y + row * r.cell_px + 2)  # noqa: E731
     assert s.click(*xy(0, 0)) is None and s.selected == (0, 0)
     assert s.click(*xy(0, 0)) is None and s.selected is None  # same tile again: deselect

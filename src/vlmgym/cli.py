@@ -6,7 +6,7 @@ Commands:
     compare   leaderboard of evaluation folders: Markdown table, bar chart, HTML page
     play      play a game yourself in a window (pip install 'vlmgym[play]')
     bench     run the benchmarks in benchmarks/ and print their tables
-    list      list registered environment ids
+    list      list registered environment ids (--all: also ids of your own, e.g. --import MODULE)
     rollout   play a short random-policy rollout and save the board images
 """
 
@@ -41,13 +41,27 @@ def parse_env_kwargs(pairs: list[str], what: str = "env kwargs") -> dict[str, An
     return out
 
 
+def _import_modules(args: argparse.Namespace) -> None:
+    """``--import MODULE`` (repeatable): modules that register games and ids of their own."""
+    from vlmgym.plugins import import_user_module
+
+    for name in getattr(args, "imports", None) or []:
+        try:
+            import_user_module(name)
+        except ImportError as exc:
+            raise UsageError(f"--import {name}: cannot import it ({exc})") from None
+
+
 # -- list / rollout -------------------------------------------------------------------------------
 def _cmd_list(args: argparse.Namespace) -> int:
+    import gymnasium as gym
+
     import vlmgym
 
-    for env_id, (kwargs, max_steps) in vlmgym.ENV_IDS.items():
-        extra = f"  max_episode_steps={max_steps}" if max_steps else ""
-        print(f"{env_id:40s} {kwargs}{extra}")
+    for env_id in vlmgym.registered_ids(include_user=args.all):
+        spec = gym.spec(env_id)
+        extra = f"  max_episode_steps={spec.max_episode_steps}" if spec.max_episode_steps else ""
+        print(f"{env_id:40s} {spec.kwargs}{extra}")
     return 0
 
 
@@ -260,6 +274,11 @@ def _cmd_bench(args: argparse.Namespace) -> int:
 
 
 # -- parser ---------------------------------------------------------------------------------------
+def _import_option(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--import", dest="imports", action="append", metavar="MODULE",
+                   help="import MODULE first (repeatable): a module that registers games and ids of its own")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="vlmgym", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -315,6 +334,7 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--timeout", type=float,
                    help="total seconds per request attempt: connect, send and the whole response (default 120)")
     g.add_argument("--retries", type=int, help="retries on 429/5xx/timeouts/connection errors (default 4)")
+    _import_option(p)
     p.set_defaults(func=_cmd_eval)
 
     p = sub.add_parser(
@@ -342,6 +362,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("targets", nargs="+", metavar="ENV_ID|name=value")
     p.add_argument("--seed", type=int, default=None)
     p.add_argument("--scale", type=float, default=1.0, help="window zoom")
+    _import_option(p)
     p.set_defaults(func=_cmd_play)
 
     p = sub.add_parser("bench", help="run the benchmarks and print their tables")
@@ -351,6 +372,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=_cmd_bench)
 
     p = sub.add_parser("list", help="list registered environment ids")
+    p.add_argument("--all", action="store_true",
+                   help="also list ids of your own registered with vlmgym's entry points (vlmgym.register_env)")
+    _import_option(p)
     p.set_defaults(func=_cmd_list)
     p = sub.add_parser("rollout", help="random-policy rollout that saves board images")
     p.add_argument("env_id", nargs="?", default="VLMGym/2048-v0")
@@ -367,6 +391,7 @@ def main(argv: list[str] | None = None) -> int:
 
     args = build_parser().parse_args(argv)
     try:
+        _import_modules(args)
         return int(args.func(args))
     except (ValueError, TypeError, FileNotFoundError) as exc:  # (a data file that is not there)
         print(f"vlmgym {args.command}: error: {redact_text(str(exc))}", file=sys.stderr)

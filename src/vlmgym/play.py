@@ -1,8 +1,10 @@
 """``vlmgym play ENV_ID``: play a game yourself in a pygame window (``pip install 'vlmgym[play]'``).
 
-Controls: arrow keys (or W/A/S/D) move in 2048; click two tiles to pair or swap them in the tile
-games (click a selected tile again to deselect). P shows the prompt the model gets, T the exact
-board text, U undoes a move, R starts a new game, H toggles help, Q or Esc quits.
+Controls come from the game's action codec: keys for direction moves (arrow keys or W/A/S/D in
+2048), clicks for cells (two tiles to pair or swap them in the tile games, a click again on a
+selected tile deselects it; one cell for single-cell moves, the right button for the second verb,
+e.g. a flag). P shows the prompt the model gets, T the exact board text, U undoes a move, R starts
+a new game, H toggles help, Q or Esc quits.
 
 The window-free logic (:class:`PlaySession`: keys and clicks -> answers, undo, messages) is
 separate from the pygame loop (:func:`play`) so it is testable without a display.
@@ -15,28 +17,29 @@ from typing import Any
 
 import gymnasium as gym
 import numpy as np
+from gymnasium.error import DependencyNotInstalled
 
-from vlmgym.core.answer import DIRECTIONS
+from vlmgym.core.layout import BoardLayout
 
-__all__ = ["KEY_DIRECTIONS", "PlaySession", "cell_at", "play", "run_window"]
+__all__ = ["PlaySession", "cell_at", "import_pygame", "play", "run_window"]
 
-#: pygame key names -> 2048 directions (0 up, 1 right, 2 down, 3 left).
-KEY_DIRECTIONS = {"up": 0, "right": 1, "down": 2, "left": 3, "w": 0, "d": 1, "s": 2, "a": 3}
 _NO_DISPLAY = ("cannot open a window ({}). `vlmgym play` needs a display; on a headless machine use "
                "`vlmgym eval` (videos of every run) or render_mode='rgb_array'")
-HELP = ("arrows/WASD: move (2048)   click two tiles: pair/swap   P: prompt   T: board text   "
-        "U: undo   R: new game   H: help   Q/Esc: quit")
+_HELP_KEYS = "P: prompt   T: board text   U: undo   R: new game   H: help   Q/Esc: quit"
 
 
-def cell_at(x: float, y: float, renderer: Any, scale: float = 1.0) -> tuple[int, int] | None:
-    """The board cell ``(row, col)`` under window pixel ``(x, y)``, or ``None`` off the board."""
-    px, py = x / scale - renderer.board_x, y / scale - renderer.board_y
-    if px < 0 or py < 0:
-        return None
-    r, c = int(py // renderer.cell_px), int(px // renderer.cell_px)
-    if r >= renderer.rows or c >= renderer.cols:
-        return None
-    return r, c
+def import_pygame() -> Any:
+    """Import pygame or explain how to get it."""
+    try:
+        import pygame
+    except ImportError as exc:
+        raise DependencyNotInstalled("`vlmgym play` needs pygame: pip install 'vlmgym[play]'") from exc
+    return pygame
+
+
+def cell_at(x: float, y: float, layout: BoardLayout, scale: float = 1.0) -> tuple[int, int] | None:
+    """The board cell ``(row, col)`` under window pixel ``(x, y)`` of a frame shown at ``scale``."""
+    return layout.cell_at(x / scale, y / scale)
 
 
 class PlaySession:
@@ -57,44 +60,51 @@ class PlaySession:
             raise ValueError(f"{env_id} is not a vlmgym environment")
         self.core: VLMGymEnv = self.env.unwrapped
         self.game = self.core.game
+        self.codec = self.game.codec
+        self.help = f"{self.codec.controls()}   {_HELP_KEYS}"
         _, self.info = self.env.reset(seed=seed)
-        self.selected: tuple[int, int] | None = None
+        self.picked: list[tuple[int, int]] = []
         self.history: list[Any] = []
         self.total_reward = 0.0
         self.moves = 0
         self.over = False
-        self.message = HELP
+        self.message = self.help
 
     # -- input -> answer ---------------------------------------------------------------------
     def answer_for_key(self, key_name: str) -> str | None:
-        """The answer a key stands for (2048 directions), or ``None``."""
-        if self.game.action_kind != "direction":
-            return None
-        d = KEY_DIRECTIONS.get(key_name.lower())
-        return None if d is None else f"<answer>{d}</answer>"
+        """The answer a key stands for (the codec's keys, e.g. 2048 directions), or ``None``."""
+        action = self.codec.key_action(key_name)
+        return None if action is None else f"<answer>{self.codec.format(action)}</answer>"
 
-    def click_cell(self, cell: tuple[int, int] | None) -> str | None:
-        """Select a tile; the second distinct tile gives the answer ``(r1, c1) (r2, c2)``."""
-        if self.game.action_kind != "pair":
-            self.message = "use the arrow keys in this game"
+    def click_cell(self, cell: tuple[int, int] | None, button: int = 1) -> str | None:
+        """Select a cell; once the game's number of cells is selected, the answer for them."""
+        need = self.codec.cells_per_action
+        if need == 0:
+            self.message = f"this game takes keys: {self.codec.controls()}"
             return None
         if cell is None:
-            self.selected = None
+            self.picked.clear()
             return None
-        if self.selected is None:
-            self.selected = cell
-            self.message = f"selected {cell}; click a second tile"
-            return None
-        if self.selected == cell:
-            self.selected = None
+        if cell in self.picked:
+            self.picked.clear()
             self.message = "selection cleared"
             return None
-        first, self.selected = self.selected, None
-        return f"<answer>({first[0]}, {first[1]}) ({cell[0]}, {cell[1]})</answer>"
+        self.picked.append(cell)
+        if len(self.picked) < need:
+            self.message = f"selected {cell}; click {need - len(self.picked)} more"
+            return None
+        action = self.codec.click_action(list(self.picked), button)
+        self.picked.clear()
+        return None if action is None else f"<answer>{self.codec.format(action)}</answer>"
 
-    def click(self, x: float, y: float, scale: float = 1.0) -> str | None:
+    @property
+    def selected(self) -> tuple[int, int] | None:
+        """The first selected cell while a move is being entered, else ``None``."""
+        return self.picked[0] if self.picked else None
+
+    def click(self, x: float, y: float, scale: float = 1.0, button: int = 1) -> str | None:
         """A mouse click at window pixel ``(x, y)`` (see :meth:`click_cell`)."""
-        return self.click_cell(cell_at(x, y, self.core.engine.renderer, scale))
+        return self.click_cell(cell_at(x, y, self.core.layout, scale), button)
 
     # -- game ------------------------------------------------------------------------------
     def play(self, answer: str) -> dict[str, Any]:
@@ -108,7 +118,7 @@ class PlaySession:
         self.moves += 1
         self.total_reward += float(reward)
         action = info["action"]
-        shown = f"{action} ({DIRECTIONS[action]})" if isinstance(action, int) else str(action)
+        shown = "unparsable" if action is None else self.codec.describe(action)
         self.message = f"{shown}: {info['action_status']}, reward {reward:+g}, score {info['score']}"
         if info.get("parse_error"):
             self.message += f" ({info['parse_error']})"
@@ -126,7 +136,7 @@ class PlaySession:
         self.info = {**self.info, "board_text": self.core.board_text(),
                      "score": int(self.core.get_state()["score"])}
         self.over = False
-        self.selected = None
+        self.picked.clear()
         self.moves = max(0, self.moves - 1)
         self.message = "undone"
         return True
@@ -134,7 +144,7 @@ class PlaySession:
     def new_game(self, seed: int | None = None) -> None:
         _, self.info = self.env.reset(seed=seed)
         self.history.clear()
-        self.selected = None
+        self.picked.clear()
         self.over = False
         self.total_reward, self.moves = 0.0, 0
         self.message = "new game"
@@ -168,8 +178,6 @@ def _wrap(text: str, width: int) -> list[str]:
 def play(env_id: str, seed: int | None = None, scale: float = 1.0, *, max_frames: int | None = None,
          **env_kwargs: Any) -> int:
     """Open the window and play until the player quits (``max_frames`` bounds the loop for tests)."""
-    from vlmgym.envs.human import import_pygame
-
     import_pygame()  # a clear message before anything else when pygame is missing
     session = PlaySession(env_id, seed=seed, **env_kwargs)
     try:
@@ -181,8 +189,6 @@ def play(env_id: str, seed: int | None = None, scale: float = 1.0, *, max_frames
 
 def run_window(session: PlaySession, scale: float = 1.0, max_frames: int | None = None) -> None:
     """The pygame loop over a :class:`PlaySession` (events already queued are handled too)."""
-    from vlmgym.envs.human import import_pygame
-
     pygame = import_pygame()
     try:
         pygame.display.init()  # only what the window needs (no audio)
@@ -220,15 +226,15 @@ def run_window(session: PlaySession, scale: float = 1.0, max_frames: int | None 
                     elif name == "t":
                         overlay = None if overlay == "board" else "board"
                     elif name == "h":
-                        session.message = HELP
+                        session.message = session.help
                     elif name == "u":
                         session.undo()
                     elif name == "r":
                         session.new_game()
                     else:
                         answer = session.answer_for_key(name)
-                elif event.type == pygame.MOUSEBUTTONDOWN and event.button == 1:
-                    answer = session.click(event.pos[0] - x0, event.pos[1], scale)
+                elif event.type == pygame.MOUSEBUTTONDOWN and event.button in (1, 3):
+                    answer = session.click(event.pos[0] - x0, event.pos[1], scale, event.button)
                 if answer is not None:
                     session.play(answer)
             screen.fill((24, 24, 24))
@@ -236,11 +242,10 @@ def run_window(session: PlaySession, scale: float = 1.0, max_frames: int | None 
             if scale != 1.0:
                 surf = pygame.transform.smoothscale(surf, (bw, bh))
             screen.blit(surf, (x0, 0))
-            r = session.core.engine.renderer
-            if session.selected is not None:
-                sr, sc = session.selected
-                rect = pygame.Rect(x0 + (r.board_x + sc * r.cell_px) * scale, (r.board_y + sr * r.cell_px) * scale,
-                                   r.cell_px * scale, r.cell_px * scale)
+            layout = session.core.layout
+            for sr, sc in session.picked:
+                cx0, cy0, cx1, cy1 = layout.cell_box(sr, sc)
+                rect = pygame.Rect(x0 + cx0 * scale, cy0 * scale, (cx1 - cx0) * scale, (cy1 - cy0) * scale)
                 pygame.draw.rect(screen, (255, 60, 60), rect, 3)
             y = bh + 6
             for line in [session.status()] + _wrap(session.message, width // 8):

@@ -1,7 +1,9 @@
-"""Every ``VLMGym/*`` id, in one place. Imported (and run) by ``import vlmgym``.
+"""Every ``VLMGym/*`` id, in one place, and the one way any id reaches vlmgym's envs.
 
 Each id maps to the generic env classes with a game name and its preset kwargs; every kwarg can be
-overridden in ``gym.make``/``gym.make_vec`` and shows up in ``env.spec.kwargs``.
+overridden in ``gym.make``/``gym.make_vec`` and shows up in ``env.spec.kwargs``. An id of your own
+registered with :func:`register_env` (vlmgym's entry points) works everywhere a built-in id does:
+``vlmgym eval`` (and its glob patterns), ``vlmgym list --all``, ``vlmgym play``, the trainer plugin.
 """
 
 from __future__ import annotations
@@ -10,10 +12,11 @@ from typing import Any
 
 import gymnasium as gym
 
-__all__ = ["ENV_IDS", "register_envs"]
+__all__ = ["ENV_IDS", "SINGLE_ENTRY_POINT", "VECTOR_ENTRY_POINT", "is_vlmgym_id", "register_env",
+           "register_envs", "registered_ids", "require_vlmgym_id"]
 
-_SINGLE = "vlmgym.envs.single:VLMGymEnv"
-_VECTOR = "vlmgym.envs.vector:VLMGymVectorEnv"
+SINGLE_ENTRY_POINT = "vlmgym.envs.single:VLMGymEnv"
+VECTOR_ENTRY_POINT = "vlmgym.envs.vector:VLMGymVectorEnv"
 
 #: id -> (game kwargs, max_episode_steps). The paper's configurations and difficulty presets.
 ENV_IDS: dict[str, tuple[dict[str, Any], int | None]] = {
@@ -40,10 +43,61 @@ ENV_IDS.update({
 })
 
 
+def register_env(env_id: str, game: str, *, max_episode_steps: int | None = None, **kwargs: Any) -> None:
+    """Register ``env_id`` for a registered game with vlmgym's single and vector envs.
+
+    ``kwargs`` are the id's presets (game arguments and env options such as ``cell_px``);
+    ``gym.make(env_id)`` and ``gym.make_vec(env_id, num_envs=n)`` then build vlmgym envs, and
+    the id works with every vlmgym tool. Registering an id twice raises Gymnasium's error.
+
+    Example::
+
+        vlmgym.register_env("Mine/Small2048-v0", game="2048", size=3)
+    """
+    if not isinstance(game, str) or not game:
+        raise ValueError(f"game must be the name of a registered game, got {game!r}")
+    gym.register(id=env_id, entry_point=SINGLE_ENTRY_POINT, vector_entry_point=VECTOR_ENTRY_POINT,
+                 kwargs={"game": game, **kwargs}, max_episode_steps=max_episode_steps)
+
+
 def register_envs() -> None:
-    """Register every id with Gymnasium (idempotent)."""
+    """Register every built-in id with Gymnasium (idempotent)."""
     for env_id, (kwargs, max_steps) in ENV_IDS.items():
-        if env_id in gym.registry:
-            continue
-        gym.register(id=env_id, entry_point=_SINGLE, vector_entry_point=_VECTOR,
-                     kwargs=dict(kwargs), max_episode_steps=max_steps)
+        if env_id not in gym.registry:
+            register_env(env_id, max_episode_steps=max_steps, **kwargs)
+
+
+def _is_ours(entry_point: Any, path: str) -> bool:
+    if isinstance(entry_point, str):
+        return entry_point == path
+    if isinstance(entry_point, type):  # a class given directly: vlmgym's or a subclass of it
+        import importlib
+
+        module, _, name = path.partition(":")
+        ours = getattr(importlib.import_module(module), name)
+        return issubclass(entry_point, ours)
+    return False
+
+
+def is_vlmgym_id(env_id: str) -> bool:
+    """Whether ``env_id`` is registered with vlmgym's single *and* vector entry points."""
+    spec = gym.registry.get(env_id) if isinstance(env_id, str) else None
+    return (spec is not None and _is_ours(spec.entry_point, SINGLE_ENTRY_POINT)
+            and _is_ours(spec.vector_entry_point, VECTOR_ENTRY_POINT))
+
+
+def registered_ids(include_user: bool = False) -> list[str]:
+    """The built-in ids, sorted; with ``include_user`` also every other id registered with
+    vlmgym's entry points (yours, e.g. through :func:`register_env`)."""
+    ids = {i for i in ENV_IDS if i in gym.registry}
+    if include_user:
+        ids |= {i for i in gym.registry if is_vlmgym_id(i)}
+    return sorted(ids)
+
+
+def require_vlmgym_id(env_id: str) -> str:
+    """``env_id`` if it is a vlmgym id, else ``ValueError`` listing the ids there are."""
+    if not is_vlmgym_id(env_id):
+        raise ValueError(f"unknown env id {env_id!r}; registered ids: {registered_ids(include_user=True)} (an id "
+                         "of your own needs vlmgym's entry points: vlmgym.register_env)")
+    return env_id

@@ -36,6 +36,7 @@ import gymnasium as gym
 import numpy as np
 from transformers import Trainer, TrainerCallback
 
+import vlmgym
 from vlmgym.eval import PROTOCOLS, EvalConfig, Policy, evaluate
 from vlmgym_rl.rewards import GameReward
 from vlmgym_rl.states import GamesLike, GameSpec, as_game_specs
@@ -85,7 +86,7 @@ def evaluate_policy(generate: Any, specs: Sequence[GameSpec], *, runs: int, step
         custom = (runs, steps) != (paper.runs, paper.steps) or bool(start_moves and spec.env_id in start_moves)
         warmup = None
         if custom:
-            warmup = int((start_moves or {}).get(spec.env_id, paper.warmup.get(game, 0)))
+            warmup = int((start_moves or {}).get(spec.env_id, vlmgym.game_class(game).paper_warmup_steps))
         config = EvalConfig(
             env_ids=[spec.env_id], runs=runs, steps=steps, protocol="custom" if custom else "paper",
             warmup_steps=warmup, seed=int(seed), env_kwargs={**spec.env_kwargs, "obs_mode": spec.obs_mode},

@@ -51,7 +51,7 @@ import vlmgym
 from vlmgym.core.answer import extract_block, perception_cell_accuracy, perception_exact
 from vlmgym.eval import redact, redact_text
 from vlmgym.eval.openai_client import DEFAULT_MAX_RESPONSE_BYTES
-from vlmgym_rl.states import GamesLike, GameSpec, StateSampler, _seed, as_game_specs
+from vlmgym_rl.states import GamesLike, GameSpec, StateSampler, as_game_specs, derive_seed
 
 __all__ = [
     "COLUMNS",
@@ -481,7 +481,7 @@ def build_coldstart_dataset(games: GamesLike, num_states: int, out: str | os.Pat
             teacher_obj.close()
         sampler.close()
     dataset = concatenate_datasets(parts) if len(parts) > 1 else parts[0]
-    order = np.random.default_rng(_seed(seed, 1 << 22)).permutation(len(dataset))
+    order = np.random.default_rng(derive_seed(seed, 1 << 22)).permutation(len(dataset))
     with _quiet():
         dataset = dataset.select(order).flatten_indices()
     stats = {"teacher": redact(teacher_obj.config()), "seed": int(seed), "num_states": int(num_states),
@@ -563,7 +563,7 @@ def _build_game(sampler: StateSampler, i: int, spec: GameSpec, target: int, fold
                 part = _read_parquet(data_path) if meta["examples"] else None
             else:
                 part, meta = _run_chunk(sampler, i, spec, env, teacher, attempts,
-                                        _seed(seed, game_seed, chunk), chunk_size, seen, features)
+                                        derive_seed(seed, game_seed, chunk), chunk_size, seen, features)
                 if part is not None:
                     _write_atomic(data_path, functools.partial(_to_parquet, part))
                 _write_atomic(meta_path, functools.partial(_write_json, meta))

@@ -22,12 +22,14 @@ TRL's contract (1.16, ``GRPOTrainer(environment_factory=...)``), and how the ada
   blocks (picture, plus the board text with ``obs_mode="image+text"``), which TRL appends to the
   prompt; rows that already carry the picture in an ``image`` column get no second copy.
 * Every other public method is a tool, described to the model by its type hints and Google-style
-  docstring: one tool per move (2048: ``move(direction)``; Shisen-Sho:
-  ``remove_pair(row1, col1, row2, col2)``; Swap: ``swap_tiles(row1, col1, row2, col2)``). A tool
-  call plays one move and returns its result and the new board's picture (tool results may hold
-  images; TRL feeds them to the model for the next turn and to the training forward pass). Moves
-  after the game ended or beyond ``max_moves`` raise, which TRL reports to the model as an error
-  and counts in ``tools/failure_frequency``.
+  docstring. The tools come from the game's action codec (``game.codec.tools()``: name, typed
+  arguments, docstring, and the answer text a call stands for), so every game gets its own without
+  code here: 2048 ``move(direction)``; Shisen-Sho ``remove_pair(row1, col1, row2, col2)``; Swap
+  ``swap_tiles(row1, col1, row2, col2)``; a game with verbs on cells, one tool per verb. A tool
+  call plays one move (its answer text, judged like any model reply) and returns its result and
+  the new board's picture (tool results may hold images; TRL feeds them to the model for the next
+  turn and to the training forward pass). Moves after the game ended or beyond ``max_moves``
+  raise, which TRL reports to the model as an error and counts in ``tools/failure_frequency``.
 * ``get_reward()`` scores the finished episode: the sum of the moves' rewards (``binary``: +1 per
   successful move, -1 per failed one; ``score``: the score gained); an episode without a move gets
   ``no_move_reward``. TRL logs it as ``rewards/<class name>/mean``.
@@ -55,29 +57,27 @@ Limits (TRL 1.16):
 
 from __future__ import annotations
 
+import inspect
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any, ClassVar
 
 import gymnasium as gym
 import numpy as np
 
 import vlmgym
-from vlmgym_rl.states import GamesLike, GameSpec, _seed, as_game_specs
+from vlmgym.core.actions import ToolSpec
+from vlmgym_rl.states import GamesLike, GameSpec, allocate, as_game_specs, derive_seed
 
 __all__ = [
     "DEFAULT_SYSTEM_PROMPT",
-    "DirectionEpisode",
     "EpisodeMetrics",
-    "Game2048Episode",
-    "PairEpisode",
-    "ShisenshoEpisode",
-    "SwapEpisode",
     "VLMGymEpisode",
     "episode_dataset",
     "episode_factories",
     "episode_factory",
     "tool_name",
+    "tool_names",
     "use_tool_chat_template",
 ]
 
@@ -90,10 +90,10 @@ _OBS_MODES = ("image", "image+text")
 class VLMGymEpisode:
     """Base class of the episode adapters: one game played over several tool calls.
 
-    Subclasses add the tool (one public method per move kind); use :func:`episode_factory`, which
-    picks the subclass for a game and binds the settings as class attributes (TRL calls the
-    factory without arguments). Only ``reset``, ``get_reward`` and the tool are public methods:
-    TRL turns every public method into a tool.
+    Use :func:`episode_factory`: it makes a subclass named after the game (``Game2048Episode``,
+    ...) with the game's move tools as methods (from ``game.codec.tools()``) and the settings as
+    class attributes (TRL calls the factory without arguments). Only ``reset``, ``get_reward`` and
+    the tools are public methods: TRL turns every public method into a tool.
     """
 
     env_id: ClassVar[str | None] = None
@@ -169,8 +169,7 @@ class VLMGymEpisode:
     def _env(self, env_id: str, kwargs_json: str) -> Any:
         key = (env_id, kwargs_json)
         if self._vec is None or self._vec_key != key:
-            if env_id not in vlmgym.ENV_IDS:
-                raise ValueError(f"unknown env id {env_id!r}; registered ids: {sorted(vlmgym.ENV_IDS)}")
+            vlmgym.require_vlmgym_id(env_id)
             if self._vec is not None:
                 self._vec.close()
             self._vec = gym.make_vec(env_id, num_envs=1, obs_mode=self.obs_mode, action_mode="text",
@@ -189,10 +188,6 @@ class VLMGymEpisode:
         if self.obs_mode == "image+text":
             blocks.append({"type": "text", "text": f"Current board:\n{info['board_text'][0]}"})
         return blocks
-
-    def _play_pair(self, row1: int, col1: int, row2: int, col2: int) -> list[dict[str, Any]]:
-        """A two-cell move, written as the game's answer text."""
-        return self._play(f"({int(row1)}, {int(col1)}) ({int(row2)}, {int(col2)})")
 
     def _play(self, answer: str) -> list[dict[str, Any]]:
         """Apply one move (the game's answer text); the tool result as content blocks."""
@@ -237,101 +232,44 @@ class VLMGymEpisode:
             self._vec.close()
 
 
-class DirectionEpisode(VLMGymEpisode):
-    """Episodes of a game whose moves are directions (2048-like)."""
+def _tool_method(tool: ToolSpec) -> Callable[..., list[dict[str, Any]]]:
+    """A method that plays the answer ``tool`` stands for, with the tool's signature and docstring
+    (what TRL reads to describe the tool to the model)."""
+    params = [inspect.Parameter("self", inspect.Parameter.POSITIONAL_OR_KEYWORD)]
+    params += [inspect.Parameter(a.name, inspect.Parameter.POSITIONAL_OR_KEYWORD, annotation=a.type)
+               for a in tool.args]
+    returns = list[dict[str, Any]]
+    signature = inspect.Signature(params, return_annotation=returns)
 
-    def move(self, direction: str) -> list[dict[str, Any]]:
-        """Play one move: slide every tile of the board in one direction.
+    def method(self: VLMGymEpisode, *args: Any, **kwargs: Any) -> list[dict[str, Any]]:
+        arguments = signature.bind(self, *args, **kwargs).arguments
+        arguments.pop("self")
+        return self._play(tool.answer(**arguments))
 
-        Args:
-            direction: The direction: "up", "right", "down" or "left" (or its number 0, 1, 2, 3).
-
-        Returns:
-            The result of the move and a picture of the new board.
-        """
-        return self._play(str(direction))
-
-
-class Game2048Episode(DirectionEpisode):
-    """2048 episodes: ``move(direction)``."""
-
-
-class PairEpisode(VLMGymEpisode):
-    """Episodes of a game whose moves name two cells."""
-
-    def play_cells(self, row1: int, col1: int, row2: int, col2: int) -> list[dict[str, Any]]:
-        """Play one move on two cells of the board.
-
-        Args:
-            row1: Row of the first cell (0 is the top row).
-            col1: Column of the first cell (0 is the left column).
-            row2: Row of the second cell.
-            col2: Column of the second cell.
-
-        Returns:
-            The result of the move and a picture of the new board.
-        """
-        return self._play_pair(row1, col1, row2, col2)
+    method.__name__ = method.__qualname__ = tool.name
+    method.__doc__ = tool.docstring()
+    method.__signature__ = signature  # type: ignore[attr-defined]
+    method.__annotations__ = {**{a.name: a.type for a in tool.args}, "return": returns}
+    return method
 
 
-class ShisenshoEpisode(VLMGymEpisode):
-    """Shisen-Sho episodes: ``remove_pair(row1, col1, row2, col2)``."""
-
-    def remove_pair(self, row1: int, col1: int, row2: int, col2: int) -> list[dict[str, Any]]:
-        """Remove two matching tiles that a path with at most two turns through empty cells joins.
-
-        Args:
-            row1: Row of the first tile (0 is the top row).
-            col1: Column of the first tile (0 is the left column).
-            row2: Row of the second tile.
-            col2: Column of the second tile.
-
-        Returns:
-            The result of the move and a picture of the new board.
-        """
-        return self._play_pair(row1, col1, row2, col2)
-
-
-class SwapEpisode(VLMGymEpisode):
-    """Swap (match-3) episodes: ``swap_tiles(row1, col1, row2, col2)``."""
-
-    def swap_tiles(self, row1: int, col1: int, row2: int, col2: int) -> list[dict[str, Any]]:
-        """Swap two neighbouring tiles; the swap counts only if it lines up three or more identical tiles.
-
-        Args:
-            row1: Row of the first tile (0 is the top row).
-            col1: Column of the first tile (0 is the left column).
-            row2: Row of the second tile.
-            col2: Column of the second tile.
-
-        Returns:
-            The result of the move and a picture of the new board.
-        """
-        return self._play_pair(row1, col1, row2, col2)
-
-
-_BY_GAME: dict[str, type[VLMGymEpisode]] = {"2048": Game2048Episode, "shisensho": ShisenshoEpisode,
-                                             "swap": SwapEpisode}
-_TOOL_NAMES = {Game2048Episode: "move", DirectionEpisode: "move", ShisenshoEpisode: "remove_pair",
-               SwapEpisode: "swap_tiles", PairEpisode: "play_cells"}
-
-
-def _episode_base(env_id: str, env_kwargs: Mapping[str, Any]) -> type[VLMGymEpisode]:
-    spec = gym.spec(env_id)
-    game_name = str(spec.kwargs.get("game", ""))
-    if game_name in _BY_GAME:
-        return _BY_GAME[game_name]
+def _game_of(env_id: str, env_kwargs: Mapping[str, Any]) -> Any:
     vec: Any = gym.make_vec(env_id, num_envs=1, obs_mode="text", **dict(env_kwargs))
     try:
-        kind = vec.game.action_kind
+        return vec.game
     finally:
         vec.close()
-    return DirectionEpisode if kind == "direction" else PairEpisode
+
+
+def tool_names(env_id: str, env_kwargs: Mapping[str, Any] | None = None) -> list[str]:
+    """The names of a game's move tools (``["move"]``, ``["remove_pair"]``, ``["swap_tiles"]``, ...)."""
+    vlmgym.require_vlmgym_id(env_id)
+    return [t.name for t in _game_of(env_id, env_kwargs or {}).codec.tools()]
 
 
 def tool_name(env_id: str) -> str:
-    """The name of the move tool for a game (``move``, ``remove_pair``, ``swap_tiles``, ``play_cells``)."""
-    return _TOOL_NAMES[_episode_base(env_id, {})]
+    """The name of a game's (first) move tool: ``move``, ``remove_pair``, ``swap_tiles``, ..."""
+    return tool_names(env_id)[0]
 
 
 def episode_factory(env_id: str, env_kwargs: Mapping[str, Any] | None = None, *, max_moves: int = 8,
@@ -347,8 +285,7 @@ def episode_factory(env_id: str, env_kwargs: Mapping[str, Any] | None = None, *,
         reward_mode: ``"binary"`` (+1/-1 per move) or ``"score"`` (score gained per move).
         no_move_reward: reward of an episode without a move (default -1 binary, 0 score).
     """
-    if env_id not in vlmgym.ENV_IDS:
-        raise ValueError(f"unknown env id {env_id!r}; registered ids: {sorted(vlmgym.ENV_IDS)}")
+    vlmgym.require_vlmgym_id(env_id)
     if isinstance(max_moves, bool) or not isinstance(max_moves, int) or max_moves < 1:
         raise ValueError(f"max_moves must be a positive integer, got {max_moves!r}")
     if obs_mode not in _OBS_MODES:
@@ -356,14 +293,18 @@ def episode_factory(env_id: str, env_kwargs: Mapping[str, Any] | None = None, *,
     if reward_mode not in _REWARD_MODES:
         raise ValueError(f"reward_mode must be one of {_REWARD_MODES}, got {reward_mode!r}")
     spec = GameSpec(env_id, dict(env_kwargs or {}))  # validates the kwargs' form
-    base = _episode_base(env_id, spec.env_kwargs)
-    gym.make_vec(env_id, num_envs=1, obs_mode="text", **spec.env_kwargs).close()  # fail now on bad kwargs
-    name = base.__name__
-    return type(name, (base,), {
+    game = _game_of(env_id, spec.env_kwargs)  # fails now on bad kwargs
+    tools = game.codec.tools()
+    # named after the game: TRL logs the episode reward as rewards/<class name>/mean
+    name = f"{type(game).__name__}Episode"
+    calls = ", ".join(f"{t.name}({', '.join(a.name for a in t.args)})" for t in tools)
+    return type(name, (VLMGymEpisode,), {
+        **{t.name: _tool_method(t) for t in tools},
         "env_id": env_id, "env_kwargs": dict(spec.env_kwargs), "max_moves": int(max_moves),
         "obs_mode": obs_mode, "reward_mode": reward_mode, "no_move_reward": no_move_reward,
-        "__module__": __name__, "__doc__": f"{base.__doc__} Settings: {env_id} {dict(spec.env_kwargs)}, "
-                                           f"{max_moves} moves, {obs_mode}, {reward_mode} rewards.",
+        "__module__": __name__, "__doc__": f"{game.name} episodes: {calls}. Settings: {env_id} "
+                                           f"{dict(spec.env_kwargs)}, {max_moves} moves, {obs_mode}, "
+                                           f"{reward_mode} rewards.",
     })
 
 
@@ -374,15 +315,16 @@ def episode_factories(games: GamesLike, **options: Any) -> dict[str, type[VLMGym
 
 
 def _instruction(env_id: str, env_kwargs: Mapping[str, Any], max_moves: int) -> str:
-    vec = gym.make_vec(env_id, num_envs=1, obs_mode="image", **dict(env_kwargs))
+    vec: Any = gym.make_vec(env_id, num_envs=1, obs_mode="image", **dict(env_kwargs))
     try:
         _, info = vec.reset(seed=0)
         rules = str(info["prompt"][0])
+        names = [f"`{t.name}`" for t in vec.game.codec.tools()]
     finally:
         vec.close()
-    tool = tool_name(env_id)
+    how = f"the tool {names[0]}" if len(names) == 1 else f"one of the tools {', '.join(names[:-1])} or {names[-1]}"
     return (f"{rules}\n\nThis time you play up to {max_moves} moves in a row. Do not write <answer>: make each "
-            f"move by calling the tool `{tool}`. Before each call, write the board in <perception></perception> "
+            f"move by calling {how}. Before each call, write the board in <perception></perception> "
             "and your reasoning in <think></think> as described above. After each move you get its result and "
             "a picture of the new board. When the game is over or you have no moves left, reply without a tool "
             "call.\n\nThe current board:")
@@ -400,12 +342,10 @@ def episode_dataset(games: GamesLike, num_episodes: int, *, seed: int = 0, max_m
     """
     from datasets import Dataset
 
-    from vlmgym_rl.states import _allocate
-
     specs = as_game_specs(games)
     if isinstance(num_episodes, bool) or not isinstance(num_episodes, (int, np.integer)) or num_episodes < 1:
         raise ValueError(f"num_episodes must be a positive integer, got {num_episodes!r}")
-    counts = _allocate(int(num_episodes), np.array([s.weight for s in specs]), None)
+    counts = allocate(int(num_episodes), np.array([s.weight for s in specs]), None)
     rows = []
     for i, (spec, n) in enumerate(zip(specs, counts)):
         vec: Any = gym.make_vec(spec.env_id, num_envs=1, obs_mode="text", **spec.env_kwargs)
@@ -417,11 +357,11 @@ def episode_dataset(games: GamesLike, num_episodes: int, *, seed: int = 0, max_m
             prompt.insert(0, {"role": "system", "content": [{"type": "text", "text": system_prompt}]})
         for j in range(int(n)):
             row = {"prompt": prompt, "env_id": spec.env_id, "env_kwargs": spec.kwargs_json,
-                   "seed": _seed(seed, i, j) & 0x7FFFFFFF, "k": int(k)}
+                   "seed": derive_seed(seed, i, j) & 0x7FFFFFFF, "k": int(k)}
             if len(specs) > 1:
                 row["environment"] = spec.key
             rows.append(row)
-    order = np.random.default_rng(_seed(seed, 1 << 23)).permutation(len(rows))
+    order = np.random.default_rng(derive_seed(seed, 1 << 23)).permutation(len(rows))
     return Dataset.from_list([rows[j] for j in order])
 
 

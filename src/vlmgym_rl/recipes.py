@@ -171,9 +171,9 @@ class G0Config(GRPOConfig, LoraArguments):
             self.env_ids = [self.env_ids]
         if not self.env_ids:
             raise ValueError("env_ids must name at least one registered env id")
-        unknown = [e for e in self.env_ids if e not in vlmgym.ENV_IDS]
+        unknown = [e for e in self.env_ids if not vlmgym.is_vlmgym_id(e)]
         if unknown:
-            raise ValueError(f"unknown env ids {unknown}; registered ids: {sorted(vlmgym.ENV_IDS)}")
+            raise ValueError(f"unknown env ids {unknown}; registered ids: {vlmgym.registered_ids(include_user=True)}")
         if self.env_weights is not None and len(self.env_weights) != len(self.env_ids):
             raise ValueError(f"env_weights has {len(self.env_weights)} values for {len(self.env_ids)} env ids")
         if isinstance(self.env_kwargs, str):
@@ -224,7 +224,7 @@ class G0Config(GRPOConfig, LoraArguments):
     def game_specs(self) -> list[GameSpec]:
         """The training games as :class:`~vlmgym_rl.states.GameSpec` (weights, kwargs, K)."""
         kwargs: dict[str, Any] = self.env_kwargs if isinstance(self.env_kwargs, dict) else {}
-        per_id = bool(kwargs) and all(k in vlmgym.ENV_IDS for k in kwargs)
+        per_id = bool(kwargs) and all(vlmgym.is_vlmgym_id(k) for k in kwargs)
         weights = self.env_weights or [1.0] * len(self.env_ids)
         specs = []
         for env_id, w in zip(self.env_ids, weights):

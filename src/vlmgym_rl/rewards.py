@@ -191,8 +191,7 @@ class GameReward(_Reward):
         key = (env_id, env_kwargs)
         env = self._envs.get(key)
         if env is None:
-            if env_id not in vlmgym.ENV_IDS:
-                raise ValueError(f"unknown env id {env_id!r}; registered ids: {sorted(vlmgym.ENV_IDS)}")
+            vlmgym.require_vlmgym_id(env_id)
             try:
                 kwargs = json.loads(env_kwargs) if env_kwargs else {}
             except json.JSONDecodeError as exc:

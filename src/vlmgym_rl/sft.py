@@ -119,7 +119,7 @@ def validate_coldstart_dataset(dataset: Any, *, verify: bool = True) -> None:
         if not perception_exact(t, b):
             raise ValueError(f"row {i}: the completion's <perception> block is not the exact board text")
     for (env_id, kw), idx in groups.items():
-        if env_id not in vlmgym.ENV_IDS:
+        if not vlmgym.is_vlmgym_id(env_id):
             raise ValueError(f"row {idx[0]}: unknown env id {env_id!r}")
         env: Any = gym.make_vec(env_id, num_envs=1, obs_mode="text", action_mode="text", reward_mode="binary",
                                 **json.loads(kw or "{}"))

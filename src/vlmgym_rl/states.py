@@ -50,8 +50,10 @@ __all__ = [
     "GameSpec",
     "OnPolicyPool",
     "StateSampler",
+    "allocate",
     "as_game_specs",
     "build_state_dataset",
+    "derive_seed",
     "stream_state_dataset",
 ]
 
@@ -76,7 +78,8 @@ class GameSpec:
     """One game of a training mixture.
 
     Args:
-        env_id: a registered id (``vlmgym.ENV_IDS``), e.g. ``"VLMGym/2048-v0"``.
+        env_id: an id registered with vlmgym's entry points (``vlmgym.is_vlmgym_id``), e.g.
+            ``"VLMGym/2048-v0"`` or an id of your own (``vlmgym.register_env``).
         env_kwargs: overrides of the id's game/render kwargs (``size=5``, ``cell_px=28``, ...).
             Driving kwargs (obs/action/reward/render mode, ``num_envs``) are set by the dataset and
             the rewards and are refused here.
@@ -93,8 +96,7 @@ class GameSpec:
     obs_mode: str = "image"
 
     def __post_init__(self) -> None:
-        if not isinstance(self.env_id, str) or self.env_id not in vlmgym.ENV_IDS:
-            raise ValueError(f"unknown env id {self.env_id!r}; registered ids: {sorted(vlmgym.ENV_IDS)}")
+        vlmgym.require_vlmgym_id(self.env_id)
         if not isinstance(self.env_kwargs, Mapping):
             raise TypeError(f"env_kwargs for {self.env_id} must be a mapping, got {type(self.env_kwargs).__name__}")
         reserved = sorted(set(self.env_kwargs) & _RESERVED_KWARGS)
@@ -156,12 +158,12 @@ def as_game_specs(games: GamesLike, *, env_kwargs: Mapping[str, Any] | None = No
     return specs
 
 
-def _seed(*parts: int) -> int:
+def derive_seed(*parts: int) -> int:
     """A non-negative 62-bit seed derived from integers (stable across runs and platforms)."""
     return int(np.random.SeedSequence([int(p) for p in parts]).generate_state(1, dtype=np.uint64)[0] >> 2)
 
 
-def _allocate(n: int, weights: np.ndarray, rng: np.random.Generator | None) -> np.ndarray:
+def allocate(n: int, weights: np.ndarray, rng: np.random.Generator | None) -> np.ndarray:
     """Split ``n`` into counts proportional to ``weights`` (floors, remainders by chance or by size)."""
     p = weights / weights.sum()
     exact = p * n
@@ -181,7 +183,8 @@ class StateSampler:
     """Samples states and renders rows for a list of games, reusing its vector envs.
 
     Random moves run on text-mode envs (nothing is drawn); the final states of a batch are drawn
-    once on an image env. :attr:`render_calls` counts the batches drawn so far.
+    once on an image env. :attr:`render_calls` counts the batches drawn so far and
+    :attr:`frames_composed` the frames all its envs composed.
     """
 
     def __init__(self, games: GamesLike, *, system_prompt: str | None = None):
@@ -189,6 +192,7 @@ class StateSampler:
         if system_prompt is not None and not isinstance(system_prompt, str):
             raise TypeError("system_prompt must be a string or None")
         self.system_prompt = system_prompt
+        self.render_calls = 0  # batches of pictures drawn (one per rows() call)
         self._text_envs: dict[tuple[int, int], Any] = {}
         self._image_envs: dict[tuple[int, int], Any] = {}
         for i in range(len(self.specs)):  # fail now on bad kwargs, not in the middle of a run
@@ -209,10 +213,10 @@ class StateSampler:
         return env
 
     @property
-    def render_calls(self) -> int:
-        """How many batches of pictures were drawn (one per :meth:`rows` call and game)."""
+    def frames_composed(self) -> int:
+        """Frames composed by all of this sampler's envs (sampling itself composes none)."""
         envs = list(self._image_envs.values()) + list(self._text_envs.values())
-        return int(sum(e.unwrapped.engine.render_calls for e in envs))
+        return int(sum(e.frames_composed for e in envs))
 
     def sample(self, i: int, n: int, seed: int) -> list[vlmgym.GameState]:
         """``n`` states of game ``i``: reset with ``seed`` (env j gets ``seed + j``), K random moves."""
@@ -239,6 +243,7 @@ class StateSampler:
         env = self._env(self._image_envs, i, size, spec.obs_mode)
         env.set_states(states + [states[-1]] * (size - len(states)))
         obs, info = env.observe()
+        self.render_calls += 1
         frames = obs["image"] if isinstance(obs, dict) else obs
         steps = [0] * len(states) if policy_steps is None else list(policy_steps)
         out = []
@@ -310,12 +315,12 @@ def build_state_dataset(games: GamesLike, num_states: int, *, seed: int = 0,
     sampler = StateSampler(games, system_prompt=system_prompt)
     try:
         weights = np.array([s.weight for s in sampler.specs], dtype=np.float64)
-        counts = _allocate(int(num_states), weights, None)
+        counts = allocate(int(num_states), weights, None)
         rows: list[dict[str, Any]] = []
         for i, n in enumerate(counts):
             if n:
-                rows += sampler.rows(i, sampler.sample(i, int(n), _seed(seed, i, 0)))
-        order = np.random.default_rng(_seed(seed, 1 << 20)).permutation(len(rows))
+                rows += sampler.rows(i, sampler.sample(i, int(n), derive_seed(seed, i, 0)))
+        order = np.random.default_rng(derive_seed(seed, 1 << 20)).permutation(len(rows))
         return Dataset.from_list([rows[j] for j in order], features=_features())
     finally:
         sampler.close()
@@ -404,7 +409,7 @@ def _stream_rows(games: Sequence[GameSpec], seed: int, chunk_size: int, system_p
     try:
         for chunk in itertools.count():
             t0 = time.perf_counter()
-            rng = np.random.default_rng(_seed(seed, chunk, 1 << 21))
+            rng = np.random.default_rng(derive_seed(seed, chunk, 1 << 21))
             rows: list[dict[str, Any]] = []
             if pool is not None and pool.fraction > 0:
                 taken = pool.take(int(round(pool.fraction * chunk_size)))
@@ -421,10 +426,10 @@ def _stream_rows(games: Sequence[GameSpec], seed: int, chunk_size: int, system_p
                     rows += sampler.rows(i, [s for s, _ in items], source="on_policy",
                                          policy_steps=[d for _, d in items])
             fresh = chunk_size - len(rows)
-            counts = _allocate(fresh, weights, rng if len(weights) > 1 else None)
+            counts = allocate(fresh, weights, rng if len(weights) > 1 else None)
             for i, n in enumerate(counts):
                 if n:
-                    rows += sampler.rows(i, sampler.sample(i, int(n), _seed(seed, i, chunk + 1)))
+                    rows += sampler.rows(i, sampler.sample(i, int(n), derive_seed(seed, i, chunk + 1)))
             order = rng.permutation(len(rows))
             dt = time.perf_counter() - t0
             stats["seconds"] = stats.get("seconds", 0.0) + dt

@@ -17,13 +17,16 @@ from vlmgym.core.answer import extract_block, format_ok, perception_exact
 
 pytest.importorskip("datasets")
 
+from vlmgym.games.game2048 import _line_merges, _lines  # noqa: E402
+from vlmgym.games.shisensho import pair_path  # noqa: E402
+from vlmgym.games.swap import swap_lines  # noqa: E402
 from vlmgym_rl.coldstart import (  # noqa: E402
     OpenAITeacher,
     OracleTeacher,
     build_coldstart_dataset,
     load_coldstart_dataset,
 )
-from vlmgym_rl.explain import _line_merges, _lines, board_cells, pair_path, swap_lines  # noqa: E402
+from vlmgym_rl.explain import board_cells  # noqa: E402
 
 pytestmark = pytest.mark.rl
 
@@ -113,7 +116,7 @@ def _sparse_shisensho_states(n, seed):
     vec.reset(seed=seed)
     rng = np.random.default_rng(seed)
     for _ in range(rng.integers(3, 12)):
-        mask = vec.game.legal_mask(vec.engine.stack(vec.get_states()))
+        mask = vec.legal_masks()
         actions = []
         for row in mask:
             legal = np.flatnonzero(row)

@@ -26,7 +26,8 @@ import torch  # noqa: E402
 from transformers import Qwen2_5_VLForConditionalGeneration  # noqa: E402
 from transformers.utils import get_json_schema  # noqa: E402
 
-from vlmgym_rl.explain import _line_merges, _lines, board_cells  # noqa: E402
+from vlmgym.games.game2048 import _line_merges, _lines  # noqa: E402
+from vlmgym_rl.explain import board_cells  # noqa: E402
 from vlmgym_rl.multiturn import (  # noqa: E402
     DEFAULT_SYSTEM_PROMPT,
     EpisodeMetrics,
@@ -218,7 +219,7 @@ def test_each_game_has_a_documented_move_tool(env_id, tool, args):
     if tool != "move":  # a pair game: the first legal move the env knows succeeds
         state = env.start_state
         vec = gym.make_vec(env_id, num_envs=1, obs_mode="text")
-        idx = int(np.flatnonzero(vec.game.legal_mask(vec.engine.stack([state]))[0])[0])
+        idx = int(np.flatnonzero(vec.legal_masks([state])[0])[0])
         (r1, c1), (r2, c2) = vec.game.from_array(vec.game.decode(np.array([idx]))[0])
         result = getattr(env, tool)(r1, c1, r2, c2)
         assert "succeeded" in result[0]["text"] and env.get_reward() == 1.0

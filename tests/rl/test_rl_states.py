@@ -73,9 +73,10 @@ def test_sampling_is_seeded_and_takes_k_random_moves():
 def test_sampling_128_states_with_k250_draws_once(env_id):
     sampler = StateSampler(GameSpec(env_id, k=250))
     states = sampler.sample(0, 128, seed=0)
-    assert sampler.render_calls == 0  # reset and 250 random moves draw nothing
+    assert sampler.render_calls == 0 and sampler.frames_composed == 0  # reset and 250 random moves draw nothing
     rows = sampler.rows(0, states)
     assert sampler.render_calls == 1 and len(rows) == 128
+    assert sampler.frames_composed == 128  # one batch: a frame per state, nothing else
     assert len({r["state_id"] for r in rows}) > 100
 
 

@@ -5,19 +5,29 @@ expressions have no nested or unbounded-overlap quantifiers, number tokens are l
 before ``int()``, and the answer is located with a single left-to-right scan.
 
 Answer grammar (case-insensitive tags; the *last* ``<answer>`` block wins; an unterminated final
-block runs to the end of the text; without any tag, a short reply is read as a whole):
+block runs to the end of the text; without any tag, a short reply is read as a whole). What the
+inside of the block may say is the game's action codec's business (:mod:`vlmgym.core.actions`):
 
 * direction (2048): ``<answer>2</answer>``, ``<answer>left</answer>``, ``<answer>3 (left)</answer>``.
   Digits 0-3 mean up, right, down, left. Naming two different directions is ambiguous.
 * pair (tile games): exactly four integers, e.g. ``(0, 1) (2, 1)``, ``(0,1),(2,1)``,
   ``[0, 1] [2, 1]``, ``0 1 2 1``. Out-of-board numbers parse (the game then calls the move illegal).
+* cell: two integers, optionally with a verb, e.g. ``(2, 3)`` or ``flag (2, 3)``.
 """
 
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
-from typing import Literal
+
+from vlmgym.core.actions import (
+    DIRECTIONS,
+    Action,
+    ActionCodec,
+    Parsed,
+    codec_for_kind,
+    parse_direction,
+    parse_pair,
+)
 
 __all__ = [
     "DIRECTIONS",
@@ -38,36 +48,17 @@ __all__ = [
     "perception_exact",
 ]
 
-ActionKind = Literal["direction", "pair"]
-Pair = tuple[tuple[int, int], tuple[int, int]]
-Action = int | Pair
+#: An action kind name, accepted by :func:`parse_answer` for its default codec.
+ActionKind = str
 
-DIRECTIONS = ("up", "right", "down", "left")
-_SIMPLE_DIRECTIONS = {**{str(i): i for i in range(4)}, **{d: i for i, d in enumerate(DIRECTIONS)}}
 TAGS = ("<perception>", "</perception>", "<think>", "</think>", "<answer>", "</answer>")
 
 _TAG_RE = {
     name: re.compile(rf"<[ \t]{{0,4}}(/?)[ \t]{{0,4}}{name}[ \t]{{0,4}}>", re.IGNORECASE | re.ASCII)
     for name in ("answer", "perception", "think")
 }
-_WORD_OR_INT = re.compile(r"[A-Za-z]+|-?[0-9]+")
-_INT = re.compile(r"-?[0-9]+")
-_MAX_INT_DIGITS = 6  # longer numbers are out of every board; never feed int() huge strings
-_OUT_OF_RANGE = 10**_MAX_INT_DIGITS
 _BARE_REPLY_MAX = 200  # a reply without tags is read whole only when it is this short
 _COORD_CELL = re.compile(r"\(\s{0,4}([0-9]{1,3})\s{0,4},\s{0,4}([0-9]{1,3})\s{0,4}\)\s{0,4}:[ \t]{0,4}([^|\n;]{1,80})")
-
-
-@dataclass(frozen=True)
-class Parsed:
-    """Result of parsing: an ``action`` or ``None`` with a human-readable ``reason``."""
-
-    action: Action | None
-    reason: str | None = None
-
-    @property
-    def ok(self) -> bool:
-        return self.action is not None
 
 
 def extract_block(text: str, tag: str = "answer") -> str | None:
@@ -99,74 +90,17 @@ def _answer_content(text: str) -> tuple[str | None, str | None]:
     return None, "no <answer> tag"
 
 
-def _to_int(token: str) -> int:
-    digits = token.lstrip("-")
-    value = _OUT_OF_RANGE if len(digits) > _MAX_INT_DIGITS else int(digits)
-    return -value if token.startswith("-") else value
-
-
-def parse_direction(content: str) -> Parsed:
-    """Parse a 2048 move (0-3 or up/right/down/left) from the inside of an answer block."""
-    simple = _SIMPLE_DIRECTIONS.get(content.strip().lower()) if len(content) < 16 else None
-    if simple is not None:  # the common case: a lone digit or word (same result as below)
-        return Parsed(simple)
-    return _scan_direction(content)
-
-
-def _scan_direction(content: str) -> Parsed:
-    found: set[int] = set()
-    for m in _WORD_OR_INT.finditer(content):
-        tok = m.group(0)
-        if tok[0].isalpha():
-            low = tok.lower()
-            if low in DIRECTIONS:
-                found.add(DIRECTIONS.index(low))
-        else:
-            value = _to_int(tok)
-            if not 0 <= value <= 3:
-                return Parsed(None, f"{tok[:12]!r} is not a move (use 0-3 or up/right/down/left)")
-            found.add(value)
-        if len(found) > 1:
-            return Parsed(None, "answer names more than one direction")
-    if not found:
-        return Parsed(None, "no move found (use 0-3 or up/right/down/left)")
-    return Parsed(found.pop())
-
-
-def parse_pair(content: str) -> Parsed:
-    """Parse two cells ``(r1, c1) (r2, c2)`` (four integers) from the inside of an answer block."""
-    if len(content) <= 128:  # the common case, same result as below: four short numbers
-        tokens = _INT.findall(content)
-        if len(tokens) == 4 and all(len(t) <= _MAX_INT_DIGITS for t in tokens):
-            r1, c1, r2, c2 = (int(t) for t in tokens)
-            return Parsed(((r1, c1), (r2, c2)))
-    return _scan_pair(content)
-
-
-def _scan_pair(content: str) -> Parsed:
-    numbers: list[int] = []
-    for m in _INT.finditer(content):
-        numbers.append(_to_int(m.group(0)))
-        if len(numbers) > 4:
-            return Parsed(None, "more than four numbers; expected (r1, c1) (r2, c2)")
-    if len(numbers) != 4:
-        return Parsed(None, f"found {len(numbers)} numbers; expected (r1, c1) (r2, c2)")
-    r1, c1, r2, c2 = numbers
-    return Parsed(((r1, c1), (r2, c2)))
-
-
-def parse_answer(text: str, kind: ActionKind) -> Parsed:
-    """Parse a whole model response for an action of ``kind``; never raises for a ``str``."""
+def parse_answer(text: str, codec: ActionCodec | ActionKind) -> Parsed:
+    """Parse a whole model response with a game's action codec (or the default codec of a kind
+    name: ``"direction"``, ``"pair"``, ``"cell"``); never raises for a ``str``."""
+    if isinstance(codec, str):
+        codec = codec_for_kind(codec)
     if not isinstance(text, str):
         return Parsed(None, f"answer must be text, got {type(text).__name__}")
     content, reason = _answer_content(text)
     if content is None:
         return Parsed(None, reason)
-    if kind == "direction":
-        return parse_direction(content)
-    if kind == "pair":
-        return parse_pair(content)
-    raise ValueError(f"unknown action kind {kind!r}; expected 'direction' or 'pair'")
+    return codec.parse(content)
 
 
 # -- format and perception ------------------------------------------------------------------

@@ -1,4 +1,4 @@
-"""The Game protocol: batched rules over numpy arrays.
+"""The Game protocol: batched rules over numpy arrays, and everything a game declares about itself.
 
 A game is a set of pure, batched state transitions. A *batch* is a ``dict`` of arrays whose leading
 axis is the environment index; every game's batch also has the common fields of
@@ -6,27 +6,41 @@ axis is the environment index; every game's batch also has the common fields of
 the batch in place and never draw pictures; they read randomness only from ``batch["rng"]`` via
 :mod:`vlmgym.core.rng`.
 
-To add a game: subclass :class:`Game`, decorate it with :func:`register_game`, implement the
-abstract methods, register ids in :mod:`vlmgym.registration`. The conformance tests then run every
-registered id through the same checks.
+Everything specific to a game lives in its class, so nothing outside the game's file needs to know
+which game it is: its action codec (:attr:`Game.codec`: how answers are read and written, stored,
+offered as multi-turn tools, outlined and entered by hand), its evaluation metric and the paper's
+warm-up (:attr:`Game.metric`, :attr:`Game.paper_warmup_steps`), the state sampler's K
+(:attr:`Game.sampler_steps`), an optional solver (:meth:`Game.solve`, used by the ``oracle``
+policy), the cold-start reasoning text (:meth:`Game.explain`), the prompt and the board text.
+
+To add a game: one file with a :class:`Game` subclass decorated with :func:`register_game`, one
+registration call (:func:`vlmgym.register_env`), then :func:`vlmgym.testing.check_game`. See the
+"Add a game" section of ``docs/api.md`` for a complete example.
 """
 
 from __future__ import annotations
 
 import abc
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, ClassVar, TypeVar
+from typing import Any, ClassVar
 
 import numpy as np
 
-from vlmgym.core.answer import Action, ActionKind, Parsed, parse_answer
+from vlmgym.core.actions import Action, ActionCodec, Parsed
+from vlmgym.core.answer import parse_answer
+from vlmgym.core.explain import Explanation
+from vlmgym.core.registry import game_class, register_game
+from vlmgym.core.state import GameState, StateError
 
-__all__ = ["COMMON_FIELDS", "Batch", "FieldSpec", "Game", "Outcome", "game_class", "observation_sentence",
-           "register_game"]
+__all__ = ["COMMON_FIELDS", "METRICS", "Batch", "FieldSpec", "Game", "Outcome", "Scorer", "game_class",
+           "observation_sentence", "register_game"]
 
 Batch = dict[str, np.ndarray]
 FieldSpec = tuple[tuple[int, ...], np.dtype]
+#: ``score(states, answers) -> (rewards, infos)``: counterfactual scoring, as
+#: ``VLMGymVectorEnv.score`` does it (what :meth:`Game.explain` checks moves with).
+Scorer = Callable[[Sequence[GameState], Sequence[str]], tuple[np.ndarray, dict[str, Any]]]
 
 #: Fields every game state has, maintained by the engine (per env: 0-d arrays).
 COMMON_FIELDS: dict[str, FieldSpec] = {
@@ -36,31 +50,9 @@ COMMON_FIELDS: dict[str, FieldSpec] = {
     "successes": ((), np.dtype(np.int64)),   # steps whose move succeeded (reward +1 in binary mode)
 }
 
-_GAMES: dict[str, type[Game]] = {}
-G = TypeVar("G", bound="type[Game]")
-
-
-def register_game(name: str) -> Callable[[G], G]:
-    """Class decorator: make a game class known by ``name`` (used by snapshots and the envs)."""
-
-    def deco(cls: G) -> G:
-        if name in _GAMES and _GAMES[name] is not cls:
-            raise ValueError(f"game {name!r} is already registered by {_GAMES[name].__qualname__}")
-        cls.name = name
-        _GAMES[name] = cls
-        return cls
-
-    return deco
-
-
-def game_class(name: str) -> type[Game]:
-    """Look up a registered game class by name (``KeyError`` listing the known names)."""
-    if name not in _GAMES:
-        import vlmgym.games  # noqa: F401  (registers the built-in games)
-    try:
-        return _GAMES[name]
-    except KeyError:
-        raise KeyError(f"unknown game {name!r}; known games: {sorted(_GAMES)}") from None
+#: Evaluation metrics a game can declare (per run, summed over the steps): ``successes`` counts
+#: successful moves, ``score_gain`` sums the score gained.
+METRICS = ("successes", "score_gain")
 
 
 def observation_sentence(obs_mode: str, text_layout: str) -> str:
@@ -96,12 +88,26 @@ class Game(abc.ABC):
     """
 
     name: ClassVar[str] = ""
-    #: "direction" (answers like ``2``) or "pair" (answers like ``(r1, c1) (r2, c2)``).
-    action_kind: ClassVar[ActionKind]
+    #: How actions are read, written, stored, offered as tools and entered by hand
+    #: (:mod:`vlmgym.core.actions`). A class attribute, or set per instance in ``__init__``.
+    codec: ActionCodec
     #: Random steps after reset used by the paper to sample training states (K).
     sampler_steps: ClassVar[int] = 0
+    #: Random steps before the policy plays under ``vlmgym eval --protocol paper``.
+    paper_warmup_steps: ClassVar[int] = 0
+    #: The evaluation metric (one of :data:`METRICS`).
+    metric: ClassVar[str] = "successes"
     #: Whether the HUD shows the score by default.
     hud_default: ClassVar[bool] = False
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        if cls.metric not in METRICS:
+            raise ValueError(f"{cls.__qualname__}.metric must be one of {METRICS}, got {cls.metric!r}")
+        for attr in ("sampler_steps", "paper_warmup_steps"):
+            value = getattr(cls, attr)
+            if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+                raise ValueError(f"{cls.__qualname__}.{attr} must be a non-negative int, got {value!r}")
 
     rules: dict[str, Any]
     rows: int
@@ -122,8 +128,6 @@ class Game(abc.ABC):
     @classmethod
     def validate_state(cls, rules: Mapping[str, Any], arrays: Mapping[str, np.ndarray]) -> None:
         """Full validation of one env's arrays against ``rules`` (raises ``StateError``)."""
-        from vlmgym.core.state import StateError
-
         try:
             expected = {**COMMON_FIELDS, **cls.state_fields(rules)}
         except (KeyError, TypeError, ValueError) as exc:
@@ -178,12 +182,17 @@ class Game(abc.ABC):
 
     # -- actions -----------------------------------------------------------------------------
     @property
+    def action_kind(self) -> str:
+        """The codec's kind name (``"direction"``, ``"pair"``, ``"cell"``); read-only."""
+        return self.codec.kind
+
+    @property
     def action_arity(self) -> int:
-        return 1 if self.action_kind == "direction" else 4
+        return self.codec.arity
 
     def parse(self, text: str) -> Parsed:
         """Free model text -> action (see :mod:`vlmgym.core.answer`)."""
-        return parse_answer(text, self.action_kind)
+        return parse_answer(text, self.codec)
 
     @abc.abstractmethod
     def decode(self, index: np.ndarray) -> np.ndarray:
@@ -195,36 +204,54 @@ class Game(abc.ABC):
 
     def to_array(self, action: Action) -> np.ndarray:
         """A parsed action -> its int64 row of length :attr:`action_arity`."""
-        if self.action_kind == "direction":
-            return np.array([int(action)], dtype=np.int64)  # type: ignore[arg-type]
-        (r1, c1), (r2, c2) = action  # type: ignore[misc]
-        return np.array([r1, c1, r2, c2], dtype=np.int64)
+        return self.codec.to_array(action)
 
     def to_arrays(self, actions: list[Action]) -> np.ndarray:
         """Many parsed actions -> int64 array (len, :attr:`action_arity`)."""
-        if self.action_kind == "direction":
-            return np.array(actions, dtype=np.int64).reshape(-1, 1)
-        return np.array(actions, dtype=np.int64).reshape(-1, 4)
+        return self.codec.to_arrays(actions)
 
     def from_arrays(self, arr: np.ndarray) -> list[Action]:
         """Inverse of :meth:`to_arrays` (python ints), for a whole batch at once."""
-        if self.action_kind == "direction":
-            return [int(x) for x in arr[:, 0].tolist()]
-        return [((r1, c1), (r2, c2)) for r1, c1, r2, c2 in arr.tolist()]
+        return self.codec.from_arrays(arr)
 
     def from_array(self, row: np.ndarray) -> Action:
         """Inverse of :meth:`to_array` (python ints)."""
-        if self.action_kind == "direction":
-            return int(row[0])
-        r1, c1, r2, c2 = (int(x) for x in row)
-        return ((r1, c1), (r2, c2))
+        return self.codec.from_array(row)
 
     def format_answer(self, action: Action) -> str:
         """The canonical answer text for ``action`` (what goes inside ``<answer>``)."""
-        if self.action_kind == "direction":
-            return str(int(action))  # type: ignore[arg-type]
-        (r1, c1), (r2, c2) = action  # type: ignore[misc]
-        return f"({r1}, {c1}) ({r2}, {c2})"
+        return self.codec.format(action)
+
+    def index_answers(self, index: np.ndarray) -> list[str]:
+        """Canonical answer texts (inside ``<answer>``) of flat action indices."""
+        codec = self.codec
+        return [codec.format(a) for a in codec.from_arrays(self.decode(np.asarray(index, dtype=np.int64)))]
+
+    # -- solver and cold-start reasoning -------------------------------------------------------
+    def solve(self, batch: Batch) -> np.ndarray | None:
+        """The game's own solver: one flat action index per env (-1: no move), or ``None``.
+
+        The ``oracle`` policy plays these moves; a game without a solver returns ``None`` (the
+        default) and the oracle simulates every legal move instead, taking the best by
+        counterfactual score (success first, then score gain). Must not read the random stream.
+        """
+        return None
+
+    def explain(self, state: GameState, board_text: str, pick: Action | None, score: Scorer) -> Explanation:
+        """The reasoning of the cold-start teacher for one state: a move and a ``<think>`` text.
+
+        ``pick`` is the oracle's move (or ``None``); ``score`` scores answers on copies of states
+        (``VLMGymVectorEnv.score``). Override to report what the game's solver checked; the
+        default states that the pick succeeds (or gives no move when it does not).
+        """
+        if pick is None:
+            return Explanation(None, None, "The solver found no move.", 0)
+        answer = self.format_answer(pick)
+        _, info = score([state], [f"<answer>{answer}</answer>"])
+        if not bool(info["success"][0]):
+            return Explanation(None, None, "No legal move of this position succeeds.", 1)
+        return Explanation(pick, answer, f"Among the legal moves, {answer} succeeds (it gains "
+                           f"{int(info['gain'][0])}). So I play {answer}.", 1)
 
     # -- text --------------------------------------------------------------------------------
     @abc.abstractmethod

@@ -28,10 +28,10 @@ from functools import lru_cache
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
+from vlmgym.core.layout import BAND_PX, PAPER_IMAGE_SIZE, BoardLayout
+
 __all__ = ["Renderer", "font", "draw_centered_text", "PAPER_IMAGE_SIZE", "BAND_PX"]
 
-PAPER_IMAGE_SIZE = (640, 840)  # (width, height) used by the G1 paper's training images
-BAND_PX = 28  # height of the HUD line and width of the coordinate-label bands
 _HUD_DIGITS = 20
 
 
@@ -101,39 +101,33 @@ class Renderer:
         hud: add a line above the board showing the score.
         image_size: ``(width, height)`` of the output; the board keeps its aspect ratio and is
             centred on the background. ``None`` = natural size (multiples of 28 px by default).
+        layout: the :class:`~vlmgym.core.layout.BoardLayout` to compose on (then ``rows``,
+            ``cols``, ``show_coords``, ``hud`` and ``image_size`` come from it).
     """
 
-    def __init__(self, atlas: np.ndarray, rows: int, cols: int, *,
+    def __init__(self, atlas: np.ndarray, rows: int | None = None, cols: int | None = None, *,
                  background: tuple[int, int, int] = (40, 40, 40),
                  label_color: tuple[int, int, int] = (235, 235, 235),
                  show_coords: bool = False, hud: bool = False,
                  image_size: tuple[int, int] | None = None,
-                 hud_label: str = "Score"):
+                 hud_label: str = "Score", layout: BoardLayout | None = None):
         if atlas.ndim != 4 or atlas.shape[1] != atlas.shape[2] or atlas.shape[3] != 3:
             raise ValueError(f"atlas must be (n, s, s, 3), got {atlas.shape}")
-        self.rows, self.cols = rows, cols
-        self.cell_px = cell = int(atlas.shape[1])
-        self.hud = hud
-        self.show_coords = show_coords
-        band = BAND_PX
-        margin_left = band if show_coords else 0
-        margin_top = (band if show_coords else 0) + (band if hud else 0)
-        nat_w, nat_h = margin_left + cols * cell, margin_top + rows * cell
-        if image_size is None:
-            width, height = nat_w, nat_h
-        else:
-            width, height = (int(v) for v in image_size)
-            if width < nat_w or height < nat_h:
-                raise ValueError(
-                    f"image_size {image_size} is smaller than the board needs ({nat_w}x{nat_h});"
-                    " use a smaller cell size or a larger image"
-                )
-        self.width, self.height = width, height
-        pad_l = (width - nat_w) // 2
-        pad_t = (height - nat_h) // 2
-        self.board_x, self.board_y = pad_l + margin_left, pad_t + margin_top
-        self.hud_y = pad_t
-        self.hud_x = pad_l + margin_left
+        if layout is None:
+            if rows is None or cols is None:
+                raise ValueError("give rows and cols, or a layout")
+            layout = BoardLayout.compute(rows, cols, int(atlas.shape[1]), show_coords=show_coords, hud=hud,
+                                         image_size=image_size)
+        elif layout.cell_px != atlas.shape[1]:
+            raise ValueError(f"the atlas has {atlas.shape[1]} px sprites but the layout {layout.cell_px} px cells")
+        self.layout = layout
+        self.rows, self.cols = rows, cols = layout.rows, layout.cols
+        self.cell_px = cell = layout.cell_px
+        self.hud = hud = layout.hud
+        self.show_coords = layout.show_coords
+        self.width, self.height = width, height = layout.width, layout.height
+        self.board_x, self.board_y = layout.board_x, layout.board_y
+        self.hud_x, self.hud_y = layout.hud_x, layout.hud_y
 
         # Unit width: divides every horizontal segment so a frame row is a sequence of units.
         unit = math.gcd(cell, self.board_x, width - self.board_x - cols * cell) or cell

@@ -23,7 +23,9 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["GameState", "StateError", "freeze_rules", "stack_states", "unstack_states"]
+from vlmgym.core.registry import game_class
+
+__all__ = ["GameState", "StateError", "freeze_rules", "stack_states", "unstack_states", "validate_state"]
 
 _MAGIC = b"VLMGYMS\x00"
 _VERSION = 1
@@ -225,8 +227,6 @@ class GameState:
 
 def validate_state(state: GameState) -> None:
     """Check a state against its game's expected fields, shapes, dtypes and value ranges."""
-    from vlmgym.core.game import game_class
-
     try:
         cls = game_class(state.game)
     except KeyError as exc:
@@ -242,7 +242,7 @@ def stack_states(states: list[GameState] | tuple[GameState, ...]) -> dict[str, n
     for s in states:
         if not isinstance(s, GameState):
             raise TypeError(f"expected GameState, got {type(s).__name__}")
-        if s.game != first.game or s.rules != first.rules:
+        if s.game != first.game or (s.rules is not first.rules and s.rules != first.rules):
             raise StateError(
                 f"cannot batch states of different games or rules: {first.game} {dict(first.rules)}"
                 f" vs {s.game} {dict(s.rules)}"

@@ -17,11 +17,20 @@ import numpy as np
 from gymnasium import spaces
 
 from vlmgym.core import rng as rngmod
+from vlmgym.core.actions import ActionCodec
 from vlmgym.core.game import COMMON_FIELDS, Batch, Game, Outcome, game_class
-from vlmgym.core.render import PAPER_IMAGE_SIZE, Renderer
-from vlmgym.core.state import GameState, StateError, stack_states, unstack_states
+from vlmgym.core.layout import PAPER_IMAGE_SIZE, BoardLayout
+from vlmgym.core.render import Renderer
+from vlmgym.core.state import (
+    GameState,
+    StateError,
+    freeze_rules,
+    stack_states,
+    unstack_states,
+    validate_state,
+)
 
-__all__ = ["Engine", "Transition", "make_game", "OBS_MODES", "ACTION_MODES", "REWARD_MODES",
+__all__ = ["Engine", "EngineViews", "Transition", "make_game", "OBS_MODES", "ACTION_MODES", "REWARD_MODES",
            "TEXT_CHARSET"]
 
 OBS_MODES = ("image", "text", "image+text")
@@ -87,6 +96,9 @@ class Engine:
                  image_size: tuple[int, int] | str | None = None):
         if isinstance(num_envs, bool) or not isinstance(num_envs, (int, np.integer)) or num_envs < 1:
             raise ValueError(f"num_envs must be a positive integer, got {num_envs!r}")
+        if not isinstance(getattr(game, "codec", None), ActionCodec):
+            raise TypeError(f"{type(game).__qualname__} must declare its action codec: codec = DirectionCodec(), "
+                            "PairCodec() or CellCodec(...) (vlmgym.core.actions)")
         self.game = game
         self.num_envs = int(num_envs)
         self.obs_mode = choice("obs_mode", obs_mode, OBS_MODES)
@@ -94,52 +106,41 @@ class Engine:
         self.reward_mode = choice("reward_mode", reward_mode, REWARD_MODES)
         if isinstance(cell_px, bool) or not isinstance(cell_px, (int, np.integer)) or not 8 <= cell_px <= 512:
             raise ValueError(f"cell_px must be an integer from 8 to 512, got {cell_px!r}")
-        self.cell_px = int(cell_px)
         self.show_coords = bool(show_coords)
         self.hud = game.hud_default if hud is None else bool(hud)
         if image_size == "paper":
             image_size = PAPER_IMAGE_SIZE
-        if image_size is not None:
+        if image_size is None:
+            self.layout = BoardLayout.compute(game.rows, game.cols, int(cell_px), show_coords=self.show_coords,
+                                              hud=self.hud)
+        else:
             if (not isinstance(image_size, (tuple, list)) or len(image_size) != 2
                     or not all(isinstance(v, (int, np.integer)) and v > 0 for v in image_size)):
                 raise ValueError(f"image_size must be (width, height) or 'paper', got {image_size!r}")
             image_size = (int(image_size[0]), int(image_size[1]))
-            cell = self._fit_cell(image_size)
-            self.cell_px = cell
+            self.layout = BoardLayout.fit(game.rows, game.cols, image_size, show_coords=self.show_coords,
+                                          hud=self.hud)
+        self.cell_px = self.layout.cell_px
         self.image_size = image_size
+        # Normalised once, the way snapshots normalise theirs, so comparisons are like for like
+        # (a rule holding a tuple comes back from a snapshot as a list).
+        self.rules = freeze_rules(game.rules)
         self.prompt = game.prompt(self.obs_mode)
         self.batch: Batch = game.new_batch(self.num_envs)
         self._renderer: Renderer | None = None
-        self.render_calls = 0  # frames composed so far (observability for the no-render sampler)
-
-    def _fit_cell(self, image_size: tuple[int, int]) -> int:
-        band = 28
-        avail_w = image_size[0] - (band if self.show_coords else 0)
-        avail_h = image_size[1] - (band if self.show_coords else 0) - (band if self.hud else 0)
-        cell = min(avail_w // self.game.cols, avail_h // self.game.rows)
-        cell -= cell % 4
-        if cell < 8:
-            raise ValueError(f"image_size {image_size} is too small for a "
-                             f"{self.game.rows}x{self.game.cols} board")
-        return int(cell)
+        self.frames_composed = 0  # frames composed so far (the sampler's "draws once" is tested on it)
 
     # -- spaces ------------------------------------------------------------------------------
     @property
     def renderer(self) -> Renderer:
         if self._renderer is None:
             self._renderer = Renderer(
-                self.game.sprites(self.cell_px), self.game.rows, self.game.cols,
-                background=self.game.background_color(), label_color=self.game.label_color(),
-                show_coords=self.show_coords, hud=self.hud, image_size=self.image_size)
+                self.game.sprites(self.cell_px), background=self.game.background_color(),
+                label_color=self.game.label_color(), layout=self.layout)
         return self._renderer
 
     def image_shape(self) -> tuple[int, int, int]:
-        if self.image_size is not None:
-            return (self.image_size[1], self.image_size[0], 3)
-        band = 28
-        h = self.game.rows * self.cell_px + (band if self.show_coords else 0) + (band if self.hud else 0)
-        w = self.game.cols * self.cell_px + (band if self.show_coords else 0)
-        return (h, w, 3)
+        return self.layout.image_shape
 
     def single_observation_space(self) -> spaces.Space[Any]:
         image = spaces.Box(0, 255, self.image_shape(), dtype=np.uint8)
@@ -168,7 +169,11 @@ class Engine:
             self.batch[k][idx] = v
 
     def get_states(self, idx: Sequence[int] | np.ndarray | None = None) -> list[GameState]:
-        return unstack_states(self.game.name, self.game.rules, self.batch, idx)
+        return unstack_states(self.game.name, self.rules, self.batch, idx)
+
+    def unstack(self, batch: Batch) -> list[GameState]:
+        """Snapshots of every env of ``batch`` (a batch of this game)."""
+        return unstack_states(self.game.name, self.rules, batch)
 
     def stack(self, states: Sequence[GameState]) -> Batch:
         """Stack snapshots into batch arrays, checking they belong to this game."""
@@ -176,12 +181,13 @@ class Engine:
         for s in states:
             if not isinstance(s, GameState):
                 raise TypeError(f"expected GameState, got {type(s).__name__}")
-            if s.game != self.game.name or dict(s.rules) != self.game.rules:
+            # states of this env share its frozen rules object: identity first, equality otherwise
+            if s.game != self.game.name or (s.rules is not self.rules and s.rules != self.rules):
                 raise StateError(
                     f"state is for game {s.game!r} with rules {dict(s.rules)}, but this env plays "
-                    f"{self.game.name!r} with rules {self.game.rules}")
+                    f"{self.game.name!r} with rules {dict(self.rules)}")
         batch = stack_states(states)
-        expected = set(COMMON_FIELDS) | set(self.game.state_fields(self.game.rules))
+        expected = set(COMMON_FIELDS) | set(self.game.state_fields(self.rules))
         if set(batch) != expected:
             raise StateError(f"state fields {sorted(batch)} do not match {sorted(expected)}")
         return batch
@@ -192,6 +198,30 @@ class Engine:
             raise ValueError(f"got {len(states)} states for {len(idx)} envs")
         for k, v in batch.items():
             self.batch[k][idx] = v
+
+    def make_state(self, fields: dict[str, Any], rng: Any, fallback: np.random.Generator) -> GameState:
+        """A state of this game from field values, validated like ``GameState.from_bytes``.
+
+        ``fields`` are the game's state arrays (array-likes, converted to the field's dtype when
+        every value fits) and optionally ``score``/``steps``/``successes`` (default 0); ``rng`` is
+        the stream state (an unsigned 64-bit integer), or ``None`` for a fresh one from
+        ``fallback``.
+        """
+        spec = {**COMMON_FIELDS, **self.game.state_fields(self.rules)}
+        name = self.game.name
+        unknown = sorted(set(fields) - set(spec) - {"rng"})
+        if unknown:
+            raise StateError(f"{name} states have no field(s) {unknown}; fields: {sorted(spec)}")
+        missing = sorted(set(spec) - set(COMMON_FIELDS) - set(fields))
+        if missing:
+            raise StateError(f"make_state for {name} needs {missing} (score, steps and successes default to 0, "
+                             "rng to a fresh stream)")
+        values: dict[str, Any] = {"score": 0, "steps": 0, "successes": 0, **fields}
+        values["rng"] = rngmod.seed_from(fallback) if rng is None else rng
+        arrays = {k: _as_field(name, k, v, spec[k][1]) for k, v in values.items()}
+        state = GameState(name, self.rules, arrays)
+        validate_state(state)
+        return state
 
     # -- actions -----------------------------------------------------------------------------
     def decode_actions(self, actions: Any, n: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray | None]:
@@ -301,9 +331,17 @@ class Engine:
         return {"image": image, "text": tuple(texts)}
 
     def frames(self, batch: Batch) -> np.ndarray:
-        self.render_calls += 1
+        self.frames_composed += len(batch["rng"])
         hud = batch["score"] if self.hud else None
         return self.renderer.compose(self.game.sprite_ids(batch), hud)
+
+    def legal_masks(self, batch: Batch) -> np.ndarray:
+        """bool ``(B, num_actions)``: the legal index actions of every env of ``batch``."""
+        return self.game.legal_mask(batch)
+
+    def terminal(self, batch: Batch) -> np.ndarray:
+        """bool ``(B,)``: which envs of ``batch`` are in a finished game."""
+        return np.asarray(self.game.is_over(batch)[0], dtype=bool)
 
     # -- randomness --------------------------------------------------------------------------
     @staticmethod
@@ -324,3 +362,47 @@ class Engine:
             else:
                 out[i] = rngmod.seed_from(np.random.default_rng(int(s)))
         return out
+
+
+class EngineViews:
+    """The public views of an env's engine that the single and the vector env share."""
+
+    engine: Engine
+    np_random: np.random.Generator
+
+    @property
+    def layout(self) -> BoardLayout:
+        """Where the board and its cells sit in every frame (``cell_box``, ``cell_at``)."""
+        return self.engine.layout
+
+    @property
+    def frames_composed(self) -> int:
+        """Frames composed by this env so far (observations, renders, ``render_states``)."""
+        return self.engine.frames_composed
+
+    def make_state(self, *, rng: int | None = None, **fields: Any) -> GameState:
+        """A state built from a position, e.g. ``make_state(board=...)``, to curate test positions.
+
+        ``fields`` are the game's state arrays as a snapshot stores them (see
+        ``get_state().arrays``; 2048's board holds exponents) plus optionally ``score``, ``steps``
+        and ``successes`` (default 0). ``rng`` is the random stream's state; without it a fresh
+        stream is drawn from the env's generator (seed it with ``reset(seed=...)``). The state is
+        validated exactly like ``GameState.from_bytes`` (``StateError`` says what is wrong); start
+        from it with ``set_state(s)``/``set_states``, ``reset(options=...)`` or score answers on it.
+        """
+        return self.engine.make_state(fields, rng, self.np_random)
+
+
+def _as_field(game: str, name: str, value: Any, dtype: np.dtype) -> np.ndarray:
+    """``value`` as an array of ``dtype``, refusing values the dtype cannot hold exactly."""
+    a = np.asarray(value)
+    if a.dtype == dtype:
+        return a
+    if a.dtype == object or a.dtype.kind not in "biu":
+        raise StateError(f"{game} field {name!r} must hold {dtype} values, got {a.dtype}")
+    if a.size:
+        lo, hi = (0, 1) if dtype.kind == "b" else (np.iinfo(dtype).min, np.iinfo(dtype).max)
+        if int(a.min()) < lo or int(a.max()) > hi:
+            raise StateError(f"{game} field {name!r} is {dtype}: values must be in {lo}..{hi}, got "
+                             f"{int(a.min())}..{int(a.max())}")
+    return a.astype(dtype)

@@ -8,17 +8,20 @@ from typing import Any
 import gymnasium as gym
 
 from vlmgym.core.state import GameState
+from vlmgym.envs.vector import VLMGymVectorEnv
 
 __all__ = ["SampledStates", "sample_states"]
 
 
 @dataclass
 class SampledStates:
-    """States from :func:`sample_states` with their observations and info (batched)."""
+    """States from :func:`sample_states` with their observations and info (batched), and how
+    many frames the sampler composed (one per state: reset and random moves draw nothing)."""
 
     states: list[GameState]
     obs: Any
     info: dict[str, Any]
+    frames_composed: int = 0
 
     def __len__(self) -> int:
         return len(self.states)
@@ -31,8 +34,6 @@ def sample_states(env_id: str, n: int, *, k: int | None = None, seed: int | None
     K defaults to the paper's value per game (2048: 100, Shisen-Sho: 250, Swap: 0). Frames are
     composed once, after the last move; a game that ends on the way restarts.
     """
-    from vlmgym.envs.vector import VLMGymVectorEnv
-
     vec = gym.make_vec(env_id, num_envs=n, **env_kwargs)
     if not isinstance(vec, VLMGymVectorEnv):
         raise TypeError(f"{env_id} is not a vlmgym environment")
@@ -43,6 +44,6 @@ def sample_states(env_id: str, n: int, *, k: int | None = None, seed: int | None
             raise ValueError(f"k must be >= 0, got {k}")
         vec.random_steps(steps)
         obs, info = vec.observe()
-        return SampledStates(vec.get_states(), obs, info)
+        return SampledStates(vec.get_states(), obs, info, vec.frames_composed)
     finally:
         vec.close()

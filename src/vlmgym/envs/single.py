@@ -10,11 +10,22 @@ import numpy as np
 from vlmgym.core import rng as rngmod
 from vlmgym.core.game import Game
 from vlmgym.core.state import GameState
-from vlmgym.envs.engine import Engine, choice, make_game
+from vlmgym.envs.engine import Engine, EngineViews, choice, make_game
 
-__all__ = ["VLMGymEnv", "unbatch_info"]
+__all__ = ["RENDER_MODES", "VLMGymEnv", "check_render_mode", "unbatch_info"]
 
-RENDER_MODES = ("rgb_array", "human")
+#: Render modes the envs implement. ``gym.make(id, render_mode="human")`` still opens a window:
+#: Gymnasium wraps an env that declares ``rgb_array`` (and not ``human``) in its own
+#: ``HumanRendering`` (pygame), so the envs themselves never need pygame.
+RENDER_MODES = ("rgb_array",)
+
+
+def check_render_mode(render_mode: str | None, human_hint: str) -> None:
+    """Refuse render modes the envs do not implement, saying how to get a window."""
+    if render_mode == "human":
+        raise ValueError(f"render_mode must be 'rgb_array' or None here; for a window, {human_hint}")
+    if render_mode is not None:
+        choice("render_mode", render_mode, RENDER_MODES)
 
 
 def unbatch_info(info: dict[str, np.ndarray], i: int) -> dict[str, Any]:
@@ -31,29 +42,30 @@ def unbatch_info(info: dict[str, np.ndarray], i: int) -> dict[str, Any]:
     return out
 
 
-class VLMGymEnv(gym.Env[Any, Any]):
+class VLMGymEnv(EngineViews, gym.Env[Any, Any]):
     """A vlmgym game as a single Gymnasium environment.
 
     Usually created with ``gym.make("VLMGym/<Game>-v0", **kwargs)``; see the game classes for
     rules and ``docs/api.md`` for observation/action/reward modes and info keys.
 
     Args:
-        game: registered game name (``"2048"``, ...) or a :class:`~vlmgym.core.game.Game`.
+        game: a registered game's name (see ``vlmgym.game_class``) or a :class:`~vlmgym.core.game.Game`.
         obs_mode, action_mode, reward_mode, cell_px, show_coords, hud, image_size:
             see :class:`~vlmgym.envs.engine.Engine`.
-        render_mode: ``"rgb_array"`` or ``"human"`` (a pygame window; ``pip install vlmgym[play]``).
+        render_mode: ``"rgb_array"`` or ``None``. ``gym.make(id, render_mode="human")`` opens a
+            window: Gymnasium wraps this env in its ``HumanRendering`` (``pip install vlmgym[play]``).
         **game_kwargs: the game's own arguments (board size, tile types, ...).
     """
 
     metadata = {"render_modes": list(RENDER_MODES), "render_fps": 4}
 
-    def __init__(self, game: str | Game = "2048", *, obs_mode: str = "image",
+    def __init__(self, game: str | Game, *, obs_mode: str = "image",
                  action_mode: str = "text", reward_mode: str = "binary",
                  render_mode: str | None = None, cell_px: int = 56, show_coords: bool = False,
                  hud: bool | None = None, image_size: tuple[int, int] | str | None = None,
                  **game_kwargs: Any):
-        if render_mode is not None:
-            choice("render_mode", render_mode, RENDER_MODES)
+        check_render_mode(render_mode, "use gym.make(id, render_mode='human') or wrap the env in "
+                                       "gymnasium.wrappers.HumanRendering (pip install 'vlmgym[play]')")
         self.engine = Engine(make_game(game, game_kwargs), 1, obs_mode=obs_mode,
                              action_mode=action_mode, reward_mode=reward_mode, cell_px=cell_px,
                              show_coords=show_coords, hud=hud, image_size=image_size)
@@ -61,7 +73,6 @@ class VLMGymEnv(gym.Env[Any, Any]):
         self.render_mode = render_mode
         self.observation_space = self.engine.single_observation_space()
         self.action_space = self.engine.single_action_space()
-        self._viewer: Any = None
         self._started = False
 
     # -- gymnasium API -----------------------------------------------------------------------
@@ -79,10 +90,7 @@ class VLMGymEnv(gym.Env[Any, Any]):
         else:
             self.engine.deal(idx, rngmod.seed_from(self.np_random, 1))
         self._started = True
-        obs, info = self._observe()
-        if self.render_mode == "human":
-            self.render()
-        return obs, info
+        return self._observe()
 
     def step(self, action: Any) -> tuple[Any, SupportsFloat, bool, bool, dict[str, Any]]:
         """Apply one answer (``str`` in text mode, ``int`` in index mode)."""
@@ -103,8 +111,6 @@ class VLMGymEnv(gym.Env[Any, Any]):
         tr = self.engine.transition(self.engine.batch, action)
         obs, info = self._observe()
         info.update(unbatch_info(tr.info, 0))
-        if self.render_mode == "human":
-            self.render()
         return obs, float(tr.reward[0]), bool(tr.terminated[0]), False, info
 
     def _observe(self) -> tuple[Any, dict[str, Any]]:
@@ -117,24 +123,11 @@ class VLMGymEnv(gym.Env[Any, Any]):
         return obs, unbatch_info(info, 0)
 
     def render(self) -> np.ndarray | None:
+        """The current frame (``render_mode="rgb_array"``): the same picture as the image observation."""
         if self.render_mode is None:
             gym.logger.warn("render() called without a render_mode; pass render_mode='rgb_array'")
             return None
-        frame = self.engine.frames(self.engine.batch)[0]
-        if self.render_mode == "rgb_array":
-            return frame
-        if self._viewer is None:
-            from vlmgym.envs.human import Viewer
-
-            self._viewer = Viewer(f"vlmgym {self.game.name}", frame.shape[1], frame.shape[0],
-                                  self.metadata["render_fps"])
-        self._viewer.show(frame)
-        return None
-
-    def close(self) -> None:
-        if self._viewer is not None:
-            self._viewer.close()
-            self._viewer = None
+        return self.engine.frames(self.engine.batch)[0]
 
     # -- snapshots and helpers ---------------------------------------------------------------
     def get_state(self) -> GameState:
@@ -146,13 +139,21 @@ class VLMGymEnv(gym.Env[Any, Any]):
         self.engine.set_states([state], np.array([0]))
         self._started = True
 
-    def legal_actions(self) -> np.ndarray:
-        """bool mask over the index action space: which moves are legal now."""
-        return self.game.legal_mask(self.engine.batch)[0]
+    def _batch_of(self, state: GameState | None) -> dict[str, np.ndarray]:
+        return self.engine.batch if state is None else self.engine.stack([state])
+
+    def legal_actions(self, state: GameState | None = None) -> np.ndarray:
+        """bool mask over the index action space: the legal moves now (or in ``state``)."""
+        return self.engine.legal_masks(self._batch_of(state))[0]
+
+    def is_terminal(self, state: GameState | None = None) -> bool:
+        """Whether the game is over now (or in ``state``): no move can be played."""
+        return bool(self.engine.terminal(self._batch_of(state))[0])
 
     @property
     def prompt(self) -> str:
         return self.engine.prompt
 
-    def board_text(self) -> str:
-        return self.game.board_text(self.engine.batch, 0)
+    def board_text(self, state: GameState | None = None) -> str:
+        """The exact board text now (or of ``state``)."""
+        return self.game.board_text(self._batch_of(state), 0)

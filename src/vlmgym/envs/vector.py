@@ -18,9 +18,9 @@ from gymnasium.vector.utils import batch_space
 
 from vlmgym.core import rng as rngmod
 from vlmgym.core.game import Batch, Game
-from vlmgym.core.state import GameState, unstack_states
-from vlmgym.envs.engine import Engine, choice, make_game
-from vlmgym.envs.single import RENDER_MODES
+from vlmgym.core.state import GameState
+from vlmgym.envs.engine import Engine, EngineViews, make_game
+from vlmgym.envs.single import RENDER_MODES, check_render_mode
 
 __all__ = ["VLMGymVectorEnv"]
 
@@ -37,7 +37,7 @@ def _masked(info: dict[str, np.ndarray], present: np.ndarray | None = None) -> d
     return out
 
 
-class VLMGymVectorEnv(VectorEnv[Any, Any, Any]):
+class VLMGymVectorEnv(EngineViews, VectorEnv[Any, Any, Any]):
     """A batch of ``num_envs`` games of one kind, stepped together.
 
     Args:
@@ -49,13 +49,15 @@ class VLMGymVectorEnv(VectorEnv[Any, Any, Any]):
             ``NEXT_STEP`` is refused: it would silently drop the answer given to a finished env.
         max_episode_steps: truncate episodes after this many steps (``None``: no limit).
         obs_mode, action_mode, reward_mode, render_mode, cell_px, show_coords, hud, image_size,
-        **game_kwargs: as for :class:`~vlmgym.envs.single.VLMGymEnv`.
+        **game_kwargs: as for :class:`~vlmgym.envs.single.VLMGymEnv`. ``render_mode="rgb_array"``
+            renders every env; for a window tiling them, wrap the env in
+            ``gymnasium.wrappers.vector.HumanRendering``.
     """
 
     metadata = {"render_modes": list(RENDER_MODES), "render_fps": 4,
                 "autoreset_mode": AutoresetMode.SAME_STEP}
 
-    def __init__(self, game: str | Game = "2048", num_envs: int = 1, *,
+    def __init__(self, game: str | Game, num_envs: int = 1, *,
                  autoreset_mode: AutoresetMode | str = AutoresetMode.SAME_STEP,
                  max_episode_steps: int | None = None, obs_mode: str = "image",
                  action_mode: str = "text", reward_mode: str = "binary",
@@ -73,8 +75,9 @@ class VLMGymVectorEnv(VectorEnv[Any, Any, Any]):
         if max_episode_steps is not None and (isinstance(max_episode_steps, bool) or not isinstance(
                 max_episode_steps, (int, np.integer)) or max_episode_steps < 1):
             raise ValueError(f"max_episode_steps must be a positive integer or None, got {max_episode_steps!r}")
-        if render_mode is not None:
-            choice("render_mode", render_mode, RENDER_MODES)
+        check_render_mode(render_mode, "wrap the vector env: gymnasium.wrappers.vector.HumanRendering("
+                                       "gym.make_vec(id, num_envs, render_mode='rgb_array')) (needs pygame and "
+                                       "OpenCV: pip install 'vlmgym[play]' opencv-python)")
         self.engine = Engine(make_game(game, game_kwargs), num_envs, obs_mode=obs_mode,
                              action_mode=action_mode, reward_mode=reward_mode, cell_px=cell_px,
                              show_coords=show_coords, hud=hud, image_size=image_size)
@@ -89,7 +92,6 @@ class VLMGymVectorEnv(VectorEnv[Any, Any, Any]):
         self.observation_space = batch_space(self.single_observation_space, self.num_envs)
         self.action_space = batch_space(self.single_action_space, self.num_envs)
         self._started = False
-        self._viewer: Any = None
 
     # -- gymnasium API -----------------------------------------------------------------------
     def reset(self, *, seed: int | Sequence[int | None] | None = None,
@@ -168,8 +170,6 @@ class VLMGymVectorEnv(VectorEnv[Any, Any, Any]):
         texts, state_info = engine.describe(batch)
         obs = engine.observe(batch, texts)
         infos = {**_masked({**state_info, **tr.info}), **final}
-        if self.render_mode == "human":
-            self.render()
         return obs, tr.reward.copy(), terminated, truncated, infos
 
     def _as_actions(self, actions: Any) -> Any:
@@ -178,26 +178,11 @@ class VLMGymVectorEnv(VectorEnv[Any, Any, Any]):
         return actions
 
     def render(self) -> np.ndarray | None:  # type: ignore[override]  # one batched array, not a tuple
-        """rgb_array: frames (num_envs, H, W, 3); human: a window tiling all envs."""
+        """Frames ``(num_envs, H, W, 3)`` of every env (``render_mode="rgb_array"``)."""
         if self.render_mode is None:
             gym.logger.warn("render() called without a render_mode; pass render_mode='rgb_array'")
             return None
-        frames = self.engine.frames(self.engine.batch)
-        if self.render_mode == "rgb_array":
-            return frames
-        tiled = _tile(frames)
-        if self._viewer is None:
-            from vlmgym.envs.human import Viewer
-
-            self._viewer = Viewer(f"vlmgym {self.game.name} x{self.num_envs}", tiled.shape[1],
-                                  tiled.shape[0], self.metadata["render_fps"])
-        self._viewer.show(tiled)
-        return None
-
-    def close_extras(self, **kwargs: Any) -> None:
-        if self._viewer is not None:
-            self._viewer.close()
-            self._viewer = None
+        return self.engine.frames(self.engine.batch)
 
     # -- snapshots, scoring, sampling ------------------------------------------------------------
     def get_states(self, indices: Sequence[int] | None = None) -> list[GameState]:
@@ -214,6 +199,22 @@ class VLMGymVectorEnv(VectorEnv[Any, Any, Any]):
         """Current observations and state info, without stepping (e.g. after ``set_states``)."""
         texts, info = self.engine.describe(self.engine.batch)
         return self.engine.observe(self.engine.batch, texts), _masked(info)
+
+    def _batch_of(self, states: Sequence[GameState] | None) -> Batch:
+        return self.engine.batch if states is None else self.engine.stack(states)
+
+    def legal_masks(self, states: Sequence[GameState] | None = None) -> np.ndarray:
+        """bool ``(len(states), num_actions)``: legal index actions of each state (default: the live envs)."""
+        return self.engine.legal_masks(self._batch_of(states))
+
+    def terminal(self, states: Sequence[GameState] | None = None) -> np.ndarray:
+        """bool ``(len(states),)``: which states are finished games (default: the live envs)."""
+        return self.engine.terminal(self._batch_of(states))
+
+    def solve(self, states: Sequence[GameState]) -> np.ndarray | None:
+        """The game's own solver on ``states``: one index action each (-1: none), or ``None`` when the
+        game has no solver (see ``Game.solve``). Nothing is changed or drawn."""
+        return self.game.solve(self.engine.stack(states))
 
     def board_texts(self, states: Sequence[GameState]) -> list[str]:
         """Ground-truth board text of each snapshot (no env is touched)."""
@@ -244,7 +245,7 @@ class VLMGymVectorEnv(VectorEnv[Any, Any, Any]):
         tr = self.engine.transition(batch, answers)
         infos: dict[str, Any] = {**tr.info, "terminated": tr.terminated}
         if return_states:
-            infos["next_state"] = unstack_states(self.game.name, self.game.rules, batch)
+            infos["next_state"] = self.engine.unstack(batch)
         return tr.reward, infos
 
     def random_steps(self, k: int, *, reset_finished: bool = True) -> None:
@@ -285,13 +286,3 @@ def _scatter(values: np.ndarray, idx: np.ndarray, n: int) -> np.ndarray:
     out[idx] = values
     return out
 
-
-def _tile(frames: np.ndarray) -> np.ndarray:
-    n, h, w, c = frames.shape
-    cols = int(np.ceil(np.sqrt(n)))
-    rows = int(np.ceil(n / cols))
-    canvas = np.zeros((rows * h, cols * w, c), dtype=np.uint8)
-    for i in range(n):
-        r, q = divmod(i, cols)
-        canvas[r * h:(r + 1) * h, q * w:(q + 1) * w] = frames[i]
-    return canvas

@@ -1,7 +1,9 @@
 """What the reports draw on a step's board: the action in words and the cells it names.
 
 One place for it, used by the videos (:mod:`vlmgym.eval.report`) and the HTML report
-(:mod:`vlmgym.eval.html_report`).
+(:mod:`vlmgym.eval.html_report`). Everything game-specific comes from the game's action codec
+(:meth:`~vlmgym.core.actions.ActionCodec.describe`, :meth:`~vlmgym.core.actions.ActionCodec.cells`)
+and the env's public :class:`~vlmgym.core.layout.BoardLayout`.
 """
 
 from __future__ import annotations
@@ -10,44 +12,35 @@ from typing import Any
 
 import numpy as np
 
-from vlmgym.core.answer import DIRECTIONS
+from vlmgym.core.actions import ActionCodec
+from vlmgym.core.layout import BoardLayout
 
 __all__ = ["describe_action", "mark_cells", "outline_boxes"]
 
+Box = tuple[int, int, int, int]
 
-def describe_action(rec: dict[str, Any]) -> str:
+
+def describe_action(rec: dict[str, Any], codec: ActionCodec) -> str:
     """The parsed action of a ``steps.jsonl`` record in words (``2 (down)``, ``(0, 1) (2, 1)``)."""
-    action = rec["action"]
     if rec["status"] == "request_failed":
         return "no answer (request failed)"
-    if action is None:
+    if rec["action"] is None:
         return "unparsable answer"
-    if isinstance(action, int):
-        return f"{action} ({DIRECTIONS[action]})" if 0 <= action < len(DIRECTIONS) else str(action)
-    (r1, c1), (r2, c2) = action
-    return f"({r1}, {c1}) ({r2}, {c2})"
+    return codec.describe(codec.from_json(rec["action"]))
 
 
-def outline_boxes(vec: Any, action: Any) -> list[tuple[int, int, int, int]]:
-    """Pixel boxes ``(x0, y0, x1, y1)`` (x1, y1 exclusive) of the cells a parsed action names.
+def outline_boxes(layout: BoardLayout, codec: ActionCodec, action: Any) -> list[Box]:
+    """Pixel boxes ``(x0, y0, x1, y1)`` (x1, y1 exclusive) of the on-board cells an action names.
 
-    The one place that turns an action into cell outlines, for the videos and the HTML report:
-    pair actions (``[[r1, c1], [r2, c2]]`` as read back from ``steps.jsonl``) give one box per
-    on-board cell; other actions none.
+    ``action`` is the JSON form stored in ``steps.jsonl`` (``None``: nothing to outline).
     """
-    if not isinstance(action, (list, tuple)):
+    if action is None:
         return []
-    renderer = vec.engine.renderer
-    cell = renderer.cell_px
-    boxes = []
-    for r, c in action:
-        if 0 <= r < renderer.rows and 0 <= c < renderer.cols:
-            y0, x0 = renderer.board_y + r * cell, renderer.board_x + c * cell
-            boxes.append((x0, y0, x0 + cell, y0 + cell))
-    return boxes
+    return [layout.cell_box(r, c) for r, c in codec.cells(codec.from_json(action))
+            if 0 <= r < layout.rows and 0 <= c < layout.cols]
 
 
-def mark_cells(frame: np.ndarray, boxes: list[tuple[int, int, int, int]], color: tuple[int, int, int]) -> None:
+def mark_cells(frame: np.ndarray, boxes: list[Box], color: tuple[int, int, int]) -> None:
     """Outline ``boxes`` on ``frame`` in place."""
     for x0, y0, x1, y1 in boxes:
         w = max(2, (x1 - x0) // 20)

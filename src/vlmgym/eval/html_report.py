@@ -37,7 +37,7 @@ from vlmgym.core.answer import board_cells, cell_matches, perceived_cells
 from vlmgym.core.state import GameState
 from vlmgym.eval.annotate import describe_action, outline_boxes
 from vlmgym.eval.html import esc, json_for_script, page
-from vlmgym.eval.runner import read_jsonl
+from vlmgym.eval.records import read_jsonl
 
 __all__ = ["LOSSLESS_LIMIT", "STATUS_CODES", "encode_step_image", "write_html_report"]
 
@@ -122,14 +122,14 @@ class _ImageStore:
 
 
 def _step_entry(rec: dict[str, Any], board: str, board_index: int, image: str | None,
-                boxes: list[Any]) -> dict[str, Any]:
+                boxes: list[Any], action: str) -> dict[str, Any]:
     answer = rec["answer"]
     truth = board_cells(board)
     seen = None if answer is None else perceived_cells(answer, board)
     wrong = None if seen is None else [[not cell_matches(s, t) for s, t in zip(sr, tr)]
                                        for sr, tr in zip(seen, truth)]
     return {
-        "step": rec["step"], "episode": rec["episode"], "answer": answer, "action": describe_action(rec),
+        "step": rec["step"], "episode": rec["episode"], "answer": answer, "action": action,
         "status": rec["status"], "success": rec["success"], "parse_error": rec["parse_error"],
         "error": rec["error"], "reward": rec["reward"], "gain": rec["gain"], "score": rec["score"],
         "perception_exact": rec["perception_exact"], "cell_accuracy": rec["perception_cell_accuracy"],
@@ -164,6 +164,7 @@ def write_html_report(out: str | Path, summary: dict[str, Any], *, images: bool 
         env_kwargs = config["identity"]["env_kwargs"]
         vec: Any = gym.make_vec(env_id, num_envs=1, **env_kwargs)
         try:
+            layout, codec = vec.layout, vec.game.codec
             seen_states = {k: _states(cp["games"][env_id]["states"]) for k, cp in checkpoints.items()}
             runs = []
             width = height = 0
@@ -181,7 +182,8 @@ def write_html_report(out: str | Path, summary: dict[str, Any], *, images: bool 
                 for k, rec in enumerate(recs):
                     image = store.put(frames[k]) if frames is not None else None
                     b = board_index.setdefault(boards[k], len(board_index))
-                    steps.append(_step_entry(rec, boards[k], b, image, outline_boxes(vec, rec["action"])))
+                    steps.append(_step_entry(rec, boards[k], b, image, outline_boxes(layout, codec, rec["action"]),
+                                             describe_action(rec, codec)))
                 table = [{"text": text, "cells": board_cells(text)} for text in board_index]
                 key = f"{_slug(env_id)}_run{run:02d}"
                 (folder / "runs" / f"{key}.js").write_text(

@@ -11,7 +11,8 @@ import time
 from collections.abc import Sequence
 from typing import Any
 
-from vlmgym.eval.policies import GenerationConfig, Policy, PolicyError, Query, Reply, _load_attr
+from vlmgym.eval.interface import GenerationConfig, Policy, PolicyError, Query, Reply
+from vlmgym.plugins import load_attr
 
 __all__ = ["HFPolicy", "VLLMPolicy"]
 
@@ -89,7 +90,7 @@ class HFPolicy(Policy):
     @staticmethod
     def _load_processor(spec: str | None, path: str | None, trust_remote_code: bool) -> Any:
         if spec is not None:
-            loader = _load_attr(spec)
+            loader = load_attr(spec, "processor", PolicyError)
             if hasattr(loader, "from_pretrained"):
                 return loader.from_pretrained(path)
             return loader(path)

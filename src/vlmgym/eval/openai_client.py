@@ -59,7 +59,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
-from vlmgym.eval.policies import GenerationConfig, Policy, PolicyError, Query, Reply
+from vlmgym.eval.interface import GenerationConfig, Policy, PolicyError, Query, Reply
 from vlmgym.eval.redaction import add_secret, is_secret_name, redact, redact_text
 
 __all__ = ["DEFAULT_MAX_RESPONSE_BYTES", "ChatClient", "ChatResult", "MalformedReply", "OpenAIPolicy",

@@ -24,8 +24,8 @@ from typing import Any
 import numpy as np
 
 from vlmgym.eval.annotate import describe_action, mark_cells, outline_boxes
+from vlmgym.eval.records import decode_states, jsonable, read_jsonl, step_metric
 from vlmgym.eval.redaction import redact
-from vlmgym.eval.runner import _decode_states, _jsonable, read_jsonl
 
 __all__ = ["PER_RUN_METRICS", "summarize", "write_reports", "markdown_table", "write_curves",
            "write_videos"]
@@ -125,7 +125,7 @@ def summarize(out: str | Path, timing: dict[str, float] | None = None) -> dict[s
         "games": games,
     }
     if timing is not None:
-        summary["timing"] = _jsonable(timing)
+        summary["timing"] = jsonable(timing)
     return summary
 
 
@@ -186,7 +186,7 @@ def _cumulative(out: Path, summary: dict[str, Any]) -> dict[str, dict[str, np.nd
         k = r["step"] - 1
         c["reward"][r["run"], k] = r["reward"]
         gm = summary["games"][r["env_id"]]["metric"]
-        c["metric"][r["run"], k] = r["gain"] if gm == "score_gain" else r["success"]
+        c["metric"][r["run"], k] = step_metric(r, gm)
     for c in curves.values():
         c["reward"] = np.cumsum(c["reward"], axis=1)
         c["metric"] = np.cumsum(c["metric"], axis=1)
@@ -279,8 +279,8 @@ def write_videos(out: str | Path, summary: dict[str, Any]) -> list[Path]:
     """One video per run and game under ``videos/``, rendered from the stored snapshots.
 
     Frame ``k`` is the board the policy saw at step ``k + 1``, captioned with its answer and the
-    outcome (cells named by a pair answer are outlined: green for a success, red otherwise); the
-    last frame is the final board.
+    outcome (the cells the answer names, as the game's codec says, are outlined: green for a
+    success, red otherwise); the last frame is the final board.
     """
     import gymnasium as gym
 
@@ -294,7 +294,8 @@ def write_videos(out: str | Path, summary: dict[str, Any]) -> list[Path]:
     for env_id, g in summary["games"].items():
         vec: Any = gym.make_vec(env_id, num_envs=1, **config["identity"]["env_kwargs"])
         try:
-            per_step = [_decode_states(cp["games"][env_id]["states"]) for cp in checkpoints]
+            layout, codec = vec.layout, vec.game.codec
+            per_step = [decode_states(cp["games"][env_id]["states"]) for cp in checkpoints]
             for run in range(summary["runs"]):
                 # a writable copy: rendered frames are read-only, and the answers are drawn on them
                 frames = np.array(vec.render_states([states[run] for states in per_step]))
@@ -307,11 +308,12 @@ def write_videos(out: str | Path, summary: dict[str, Any]) -> list[Path]:
                     if rec is None:
                         captions.append((f"run {run}  end  {g['metric']} {total:g}", "final board"))
                         continue
-                    total += rec["gain"] if g["metric"] == "score_gain" else rec["success"]
+                    total += step_metric(rec, g["metric"])
                     ok = rec["success"]
-                    mark_cells(frames[k], outline_boxes(vec, rec["action"]), (40, 200, 60) if ok else (230, 40, 40))
+                    mark_cells(frames[k], outline_boxes(layout, codec, rec["action"]),
+                               (40, 200, 60) if ok else (230, 40, 40))
                     end = "  | board replaced" if rec["terminated"] or rec["truncated"] else ""
-                    captions.append((head, f"{describe_action(rec)} -> {rec['status']} {rec['reward']:+g}{end}"))
+                    captions.append((head, f"{describe_action(rec, codec)} -> {rec['status']} {rec['reward']:+g}{end}"))
                 slug = env_id.replace("/", "_")
                 paths.append(_write_video(out / "videos" / f"{slug}_run{run:02d}", _caption_frames(frames, captions)))
         finally:

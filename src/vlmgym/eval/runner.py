@@ -30,7 +30,6 @@ secret-looking field reaches a file), and stored answers are cut to ``max_answer
 
 from __future__ import annotations
 
-import base64
 import contextlib
 import json
 import os
@@ -48,9 +47,13 @@ import gymnasium as gym
 import numpy as np
 
 from vlmgym.core.answer import format_ok, perception_cell_accuracy, perception_exact
+from vlmgym.core.game import Game, game_class
 from vlmgym.core.state import GameState
-from vlmgym.eval.policies import GenerationConfig, Policy, PolicyError, Query, Reply, make_policy, query_seed
+from vlmgym.eval.interface import GenerationConfig, Policy, PolicyError, Query, Reply, query_seed
+from vlmgym.eval.policies import make_policy
+from vlmgym.eval.records import decode_states, encode_states, jsonable, read_jsonl, step_metric
 from vlmgym.eval.redaction import redact, redact_text
+from vlmgym.eval.report import write_reports
 
 try:  # POSIX; elsewhere the output folder is not locked
     import fcntl
@@ -58,7 +61,8 @@ except ImportError:  # pragma: no cover - Windows
     fcntl = None  # type: ignore[assignment]
 
 __all__ = ["DEFAULT_MAX_ANSWER_CHARS", "PROTOCOLS", "STEP_FIELDS", "EvalConfig", "EvalResult",
-           "EvaluationAborted", "OutputBusy", "Protocol", "evaluate", "primary_metric", "resolve_env_ids"]
+           "EvaluationAborted", "OutputBusy", "Protocol", "evaluate", "primary_metric", "read_jsonl",
+           "resolve_env_ids"]
 
 #: Keys of every ``steps.jsonl`` line.
 STEP_FIELDS = ("env_id", "run", "step", "episode", "answer", "answer_cut", "action", "status", "parse_error",
@@ -74,12 +78,12 @@ _LOCK_NAME = ".lock"
 
 @dataclass(frozen=True)
 class Protocol:
-    """A comparison protocol: fixed runs x steps and per-game random warm-up steps."""
+    """A comparison protocol: fixed runs x steps, and whether each game's paper warm-up applies."""
 
     name: str
     runs: int | None
     steps: int | None
-    warmup: dict[str, int]  # game name -> random steps before the policy plays
+    game_warmup: bool  # random steps before the policy plays: the game's paper_warmup_steps (else 0)
     description: str
     #: policy specs the protocol reads its own way (paper: its random baseline samples like the
     #: original scripts); the spec actually played is recorded in config.json
@@ -88,19 +92,21 @@ class Protocol:
 
 PROTOCOLS: dict[str, Protocol] = {
     "paper": Protocol(
-        "paper", 10, 100, {"2048": 100},
-        "G1 paper: 10 parallel runs x 100 steps; 2048 starts after 100 random steps and counts the "
-        "summed merge score of the 100 steps; tile games start from fresh boards and count "
-        "successful moves (cleared or stuck boards are replaced and play goes on); the random "
+        "paper", 10, 100, True,
+        "G1 paper: 10 parallel runs x 100 steps; each game starts after its paper warm-up of random "
+        "steps (2048: 100) and counts its metric (2048: the summed merge score of the 100 steps; tile "
+        "games: successful moves; cleared or stuck boards are replaced and play goes on); the random "
         "baseline samples like the original scripts (random-paper)",
         policies={"random": "random-paper"}),
-    "custom": Protocol("custom", None, None, {}, "runs, steps and warm-up as given"),
+    "custom": Protocol("custom", None, None, False, "runs, steps and warm-up as given"),
 }
 
 
-def primary_metric(game_name: str) -> str:
-    """The protocol metric of a game: 2048 counts merge score, tile games successful moves."""
-    return "score_gain" if game_name == "2048" else "successes"
+def primary_metric(game: Game | str) -> str:
+    """The protocol metric a game declares (``Game.metric``: e.g. ``score_gain`` for 2048,
+    ``successes`` for the tile games); ``game`` is a game or a registered game name."""
+    cls = game_class(game) if isinstance(game, str) else game
+    return cls.metric
 
 
 class EvaluationAborted(RuntimeError):
@@ -158,8 +164,8 @@ class EvalConfig:
         """The fields that define the results (must match to ``--resume``)."""
         return {"env_ids": list(self.env_ids), "policy": self.policy, "runs": self.runs,
                 "steps": self.steps, "protocol": self.protocol, "warmup_steps": self.warmup_steps,
-                "seed": self.seed, "env_kwargs": _jsonable(self.env_kwargs),
-                "generation": _jsonable(self.generation)}
+                "seed": self.seed, "env_kwargs": jsonable(self.env_kwargs),
+                "generation": jsonable(self.generation)}
 
 
 @dataclass
@@ -174,21 +180,6 @@ class EvalResult:
 
 
 # -- helpers ----------------------------------------------------------------------------------
-def _jsonable(value: Any) -> Any:
-    """numpy scalars/arrays, tuples and GameStates -> plain JSON values."""
-    if isinstance(value, dict):
-        return {str(k): _jsonable(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_jsonable(v) for v in value]
-    if isinstance(value, np.ndarray):
-        return _jsonable(value.tolist())
-    if isinstance(value, np.generic):
-        return value.item()
-    if isinstance(value, float) and not np.isfinite(value):
-        return None
-    return value
-
-
 def _cut(text: str, limit: int) -> tuple[str, int]:
     """``text`` within ``limit`` characters (its first and last halves around a marker, where the
     perception and the answer of a long response are) and how many characters were cut."""
@@ -205,14 +196,14 @@ def resolve_env_ids(patterns: Sequence[str]) -> list[str]:
 
     import vlmgym
 
-    known = sorted(vlmgym.ENV_IDS)
+    known = vlmgym.registered_ids(include_user=True)
     out: list[str] = []
     for pattern in patterns:
         if any(c in pattern for c in "*?["):
             hits = [k for k in known if fnmatch(k, pattern)]
             if not hits:
                 raise ValueError(f"no environment id matches {pattern!r}; known ids: {', '.join(known)}")
-        elif pattern in known or pattern in gym.registry:
+        elif pattern in known or pattern in gym.registry:  # other ids are refused with a clear message later
             hits = [pattern]
         else:
             close = difflib.get_close_matches(pattern, known, n=3, cutoff=0.4)
@@ -238,44 +229,14 @@ def package_versions() -> dict[str, str]:
     return out
 
 
-def _encode_states(states: Sequence[GameState]) -> list[str]:
-    return [base64.b64encode(s.to_bytes()).decode("ascii") for s in states]
-
-
-def _decode_states(blobs: Sequence[str]) -> list[GameState]:
-    return [GameState.from_bytes(base64.b64decode(b)) for b in blobs]
-
-
 def _rng_state(gen: np.random.Generator) -> dict[str, Any]:
-    return _jsonable(gen.bit_generator.state)
+    return jsonable(gen.bit_generator.state)
 
 
 def _rng_from_state(state: dict[str, Any]) -> np.random.Generator:
     bit_gen = getattr(np.random, state["bit_generator"])()
     bit_gen.state = state
     return np.random.Generator(bit_gen)
-
-
-def _action_json(action: Any) -> Any:
-    if action is None:
-        return None
-    return _jsonable(action)
-
-
-def read_jsonl(path: Path) -> list[dict[str, Any]]:
-    """Complete JSON lines of a file; a torn last line (killed mid-write) is ignored."""
-    if not path.exists():
-        return []
-    out = []
-    with open(path, encoding="utf-8") as fh:
-        for line in fh:
-            if not line.endswith("\n"):
-                break
-            try:
-                out.append(json.loads(line))
-            except json.JSONDecodeError:
-                break
-    return out
 
 
 # -- one game: a vector env with all its runs -------------------------------------------------
@@ -306,8 +267,8 @@ class _GameRun:
         if config.warmup_steps is not None:
             self.warmup = int(config.warmup_steps)
         else:
-            self.warmup = protocol.warmup.get(self.game.name, 0)
-        self.metric = primary_metric(self.game.name)
+            self.warmup = self.game.paper_warmup_steps if protocol.game_warmup else 0
+        self.metric = primary_metric(self.game)
         self.seed = config.seed
         n = config.runs
         self.episode = np.zeros(n, dtype=np.int64)
@@ -326,12 +287,12 @@ class _GameRun:
         self.states = self.vec.get_states()
 
     def checkpoint(self) -> dict[str, Any]:
-        return {"states": _encode_states(self.states), "np_random": _rng_state(self.vec.np_random),
+        return {"states": encode_states(self.states), "np_random": _rng_state(self.vec.np_random),
                 "episode": self.episode.tolist()}
 
     def restore(self, cp: dict[str, Any]) -> None:
         self.vec.reset(seed=self.seed)
-        self.vec.set_states(_decode_states(cp["states"]))
+        self.vec.set_states(decode_states(cp["states"]))
         self.vec.np_random = _rng_from_state(cp["np_random"])
         self.episode = np.asarray(cp["episode"], dtype=np.int64)
         self._observe()
@@ -357,6 +318,7 @@ class _GameRun:
         obs, reward, terminated, truncated, info = self.vec.step(answers)
         done = terminated | truncated
         final = info.get("final_info")
+        codec = self.game.codec
         records = []
         for i, r in enumerate(replies):
             text = r.text
@@ -373,7 +335,7 @@ class _GameRun:
                 "env_id": self.env_id, "run": i, "step": step, "episode": int(self.episode[i]),
                 "answer": stored,
                 "answer_cut": cut,
-                "action": _action_json(info["action"][i]),
+                "action": None if info["action"][i] is None else codec.to_json(info["action"][i]),
                 "status": "request_failed" if r.failed else str(info["action_status"][i]),
                 "parse_error": None if parse_error is None else redact_text(str(parse_error)),
                 "error": None if r.error is None else redact_text(str(r.error)),
@@ -452,7 +414,7 @@ class _Totals:
         self.reward += rec["reward"]
         self.count += 1
         name = self.names[rec["env_id"]]
-        self.metric[rec["env_id"]][rec["run"]] += rec["gain"] if name == "score_gain" else rec["success"]
+        self.metric[rec["env_id"]][rec["run"]] += step_metric(rec, name)
 
     def postfix(self) -> str:
         parts = [f"reward={self.reward / max(self.count, 1):+.3f}"]
@@ -500,8 +462,8 @@ def _apply_protocol(config: EvalConfig) -> Protocol:
                          f"got {config.runs} x {config.steps} (use --protocol custom to change them)")
     config.policy = protocol.policies.get(config.policy, config.policy)
     if protocol.name == "paper" and config.warmup_steps is not None:
-        raise ValueError("--protocol paper fixes the warm-up (2048: 100 random steps, tile games: 0); "
-                         "use --protocol custom with --warmup-steps")
+        raise ValueError("--protocol paper fixes the warm-up (each game's paper warm-up: 2048 100 random "
+                         "steps, tile games 0); use --protocol custom with --warmup-steps")
     return protocol
 
 
@@ -512,8 +474,6 @@ def evaluate(config: EvalConfig, policy: Policy | None = None) -> EvalResult:
     Raises ``ValueError`` for bad input, :class:`EvaluationAborted` when a whole step failed,
     and lets ``KeyboardInterrupt`` through after flushing (resume later with ``resume=True``).
     """
-    from vlmgym.eval import report
-
     config.env_ids = resolve_env_ids(config.env_ids)
     protocol = _apply_protocol(config)
     generation = GenerationConfig(**config.generation)
@@ -530,8 +490,8 @@ def evaluate(config: EvalConfig, policy: Policy | None = None) -> EvalResult:
         with _exclusive(out, create=not config.resume):
             start_step = _prepare(out, config, protocol, policy, games)
             timing = _run(out, config, policy, games, start_step)
-            summary = report.write_reports(out, video=config.video, curves=config.curves, html=config.html,
-                                           step_images=config.step_images, timing=timing)
+            summary = write_reports(out, video=config.video, curves=config.curves, html=config.html,
+                                    step_images=config.step_images, timing=timing)
     finally:
         for g in games:
             g.close()
@@ -575,7 +535,7 @@ def _prepare(out: Path, config: EvalConfig, protocol: Protocol, policy: Policy,
         if not config_path.exists():
             raise ValueError(f"nothing to resume in {out}: no config.json (start without --resume)")
         saved = json.loads(config_path.read_text())
-        mine = redact(_jsonable(config.identity()))  # (compared as recorded)
+        mine = redact(jsonable(config.identity()))  # (compared as recorded)
         diff = sorted(k for k in mine if saved["identity"].get(k) != mine[k])
         if diff:
             details = "; ".join(f"{k}: saved {saved['identity'].get(k)!r}, now {mine[k]!r}" for k in diff)
@@ -600,13 +560,13 @@ def _prepare(out: Path, config: EvalConfig, protocol: Protocol, policy: Policy,
         raise ValueError(f"{out} already holds results; pass --resume to continue it or choose another --out")
     out.mkdir(parents=True, exist_ok=True)
     record = {
-        "identity": _jsonable(config.identity()),  # (redacted with the whole record below)
+        "identity": jsonable(config.identity()),  # (redacted with the whole record below)
         "protocol": {"name": protocol.name, "description": protocol.description,
                      "policies": dict(protocol.policies)},
-        "games": {g.env_id: {"game": g.game.name, "env_kwargs": _jsonable(g.env_kwargs),
+        "games": {g.env_id: {"game": g.game.name, "env_kwargs": jsonable(g.env_kwargs),
                              "warmup_steps": g.warmup, "metric": g.metric} for g in games},
-        "policy": _jsonable(policy.config()),
-        "policy_kwargs": _jsonable(config.policy_kwargs),
+        "policy": jsonable(policy.config()),
+        "policy_kwargs": jsonable(config.policy_kwargs),
         "max_answer_chars": config.max_answer_chars,
         "versions": package_versions(),
         "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),

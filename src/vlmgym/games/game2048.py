@@ -1,18 +1,21 @@
-"""2048, batched."""
+"""2048, batched: the rules, its solver (a two-move expectimax) and its cold-start reasoning."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
 from PIL import Image, ImageDraw
 
 from vlmgym.core import rng as rngmod
-from vlmgym.core.game import Batch, FieldSpec, Game, Outcome, observation_sentence, register_game
+from vlmgym.core.actions import DIRECTIONS, DirectionCodec
+from vlmgym.core.explain import Explanation
+from vlmgym.core.game import Batch, FieldSpec, Game, Outcome, Scorer, observation_sentence, register_game
 from vlmgym.core.render import draw_centered_text
+from vlmgym.core.state import GameState
 
-__all__ = ["Game2048", "slide_rows"]
+__all__ = ["Game2048", "expectimax_2048", "slide_rows"]
 
 UP, RIGHT, DOWN, LEFT = 0, 1, 2, 3
 _SPAWN_FOUR_P = 0.1
@@ -127,8 +130,11 @@ class Game2048(Game):
     One line per row, cells joined by ``|``, each `` 2 `` / `` 16 `` or `` - `` when empty.
     """
 
-    action_kind = "direction"
+    codec = DirectionCodec(tool_summary="Play one move: slide every tile of the board in one direction.")
     sampler_steps = 100
+    #: the paper's evaluation starts 2048 after 100 random moves and sums the merge score
+    paper_warmup_steps = 100
+    metric = "score_gain"
     hud_default = True
 
     def __init__(self, size: int = 4):
@@ -232,6 +238,61 @@ class Game2048(Game):
         a = np.asarray(actions, dtype=np.int64)[:, 0]
         return np.where((a >= 0) & (a < 4), a, -1)
 
+    # -- solver and reasoning ----------------------------------------------------------------
+    def solve(self, batch: Batch) -> np.ndarray:
+        """A two-move expectimax with the new tile as a chance node (see :func:`expectimax_2048`)."""
+        return expectimax_2048(self, batch["board"])
+
+    def explain(self, state: GameState, board_text: str, pick: Any, score: Scorer) -> Explanation:
+        """Every direction with its merges, gain and free cells; the choice among merging moves.
+
+        ``pick`` is the solver's choice. A move succeeds only if it merges, so the pick is taken
+        when it merges; otherwise the merging move that gains the most (then: leaves the most free
+        cells).
+        """
+        exps = np.asarray(state.arrays["board"])
+        grid = np.where(exps > 0, np.left_shift(1, exps.astype(np.int64)), 0)
+        boards = np.repeat(exps[None], 4, axis=0)
+        new, gain, merges = self.move(boards, np.arange(4))
+        lines = [f"The board has {int((grid > 0).sum())} tiles and {int((grid == 0).sum())} empty cells; "
+                 f"the largest tile is {int(grid.max())}.", "Checking every move:"]
+        merging: list[int] = []
+        for d in range(4):
+            name = f"{d} ({DIRECTIONS[d]})"
+            legal = bool((new[d] != exps).any())
+            free = int((new[d] == 0).sum())
+            if not legal:
+                lines.append(f"- {name}: nothing can move, so it is not allowed.")
+                continue
+            merged = [(where, v) for where, line in _lines(grid, d) for v in _line_merges(line)]
+            parts = [f"{v}+{v}={2 * v} in {where}" for where, v in merged]
+            described = sum(2 * v for _, v in merged)
+            if int(merges[d]) == 0:
+                lines.append(f"- {name}: the tiles slide but nothing merges; {free} empty cells after it.")
+                continue
+            merging.append(d)
+            if len(parts) == int(merges[d]) and described == int(gain[d]):
+                what = ", ".join(parts)
+            else:  # the helper disagrees with the game's rule: report the game's numbers only
+                what = f"{int(merges[d])} pair(s)"
+            lines.append(f"- {name}: merges {what}; gains {int(gain[d])}; {free} empty cells after it.")
+        if not merging:
+            lines.append("No move merges a pair, so no move can succeed here.")
+            return Explanation(None, None, "\n".join(lines), 4)
+        names = ", ".join(f"{d} ({DIRECTIONS[d]})" for d in merging)
+        lines.append(f"Moves that merge: {names}.")
+        if pick is not None and pick in merging:
+            chosen = int(pick)
+            if len(merging) > 1:
+                lines.append(f"Looking one move ahead, with the new 2 or 4 in any empty cell, {chosen} "
+                             f"({DIRECTIONS[chosen]}) leads to the best position.")
+        else:
+            chosen = max(merging, key=lambda d: (int(gain[d]), int((new[d] == 0).sum()), -d))
+            if len(merging) > 1:
+                lines.append(f"{chosen} ({DIRECTIONS[chosen]}) gains the most.")
+        lines.append(f"So I move {chosen} ({DIRECTIONS[chosen]}).")
+        return Explanation(chosen, self.format_answer(chosen), "\n".join(lines), 4)
+
     # -- text --------------------------------------------------------------------------------
     def board_text(self, batch: Batch, i: int) -> str:
         cells = self._cell_text
@@ -281,3 +342,86 @@ class Game2048(Game):
 
     def label_color(self) -> tuple[int, int, int]:
         return _DARK_TEXT
+
+
+# -- the solver --------------------------------------------------------------------------------
+_SPAWNS = ((1, 0.9), (2, 0.1))  # (exponent, probability): a 2 or a 4
+_DEAD = -1e9
+
+
+def _heuristic(boards: np.ndarray) -> np.ndarray:
+    """Board quality for exponent boards (N, n, n): free cells and monotone lines."""
+    empty = (boards == 0).reshape(len(boards), -1).sum(axis=1).astype(np.float64)
+    b = boards.astype(np.float64)
+    mono = np.zeros(len(boards))
+    for axis in (1, 2):
+        d = np.diff(b, axis=axis)
+        inc = np.clip(d, 0, None).sum(axis=(1, 2))
+        dec = np.clip(-d, 0, None).sum(axis=(1, 2))
+        mono -= np.minimum(inc, dec)  # penalty for lines that go up and down
+    return 12.0 * empty + 6.0 * mono
+
+
+def expectimax_2048(game: Game2048, boards: np.ndarray) -> np.ndarray:
+    """Best direction per board (B,) by a two-move expectimax; -1 where no move is legal.
+
+    The spawn is a chance node (2 with p=0.9, 4 with p=0.1, uniform over the empty cells); leaves
+    are scored by merge gain plus a board heuristic (free cells, monotone rows and columns). It
+    never peeks at the random stream. Ties go to the lowest direction.
+    """
+    boards = np.asarray(boards)
+    b, n = len(boards), boards.shape[1]
+    dirs = np.arange(4)
+    # first move: (B*4) boards
+    first = np.repeat(boards, 4, axis=0)
+    d1 = np.tile(dirs, b)
+    new1, gain1, _ = game.move(first, d1)
+    legal1 = (new1 != first).reshape(len(first), -1).any(axis=1)
+    # chance node: every empty cell x spawn value -> (B*4*cells*2) boards
+    cells = n * n
+    spawned: np.ndarray = np.repeat(new1, cells * len(_SPAWNS), axis=0).reshape(
+        len(new1), cells, len(_SPAWNS), cells)
+    pos = np.arange(cells)
+    empty = new1.reshape(len(new1), cells) == 0                              # (B*4, cells)
+    for k, (exponent, _) in enumerate(_SPAWNS):
+        spawned[:, pos, k, pos] = np.where(empty, exponent, spawned[:, pos, k, pos])
+    spawned = spawned.reshape(-1, n, n)
+    # second move: max over 4 directions of gain + heuristic
+    second = np.repeat(spawned, 4, axis=0)
+    d2 = np.tile(dirs, len(spawned))
+    new2, gain2, _ = game.move(second, d2)
+    legal2 = (new2 != second).reshape(len(second), -1).any(axis=1)
+    value2 = np.where(legal2, gain2 + _heuristic(new2), _DEAD).reshape(len(spawned), 4).max(axis=1)
+    value2 = value2.reshape(len(new1), cells, len(_SPAWNS))
+    probs = np.array([p for _, p in _SPAWNS])
+    count = np.maximum(empty.sum(axis=1), 1)
+    expected = ((value2 * probs).sum(axis=2) * empty).sum(axis=1) / count    # uniform over empties
+    total = np.where(legal1, gain1 + expected, -np.inf).reshape(b, 4)
+    best = np.argmax(total, axis=1)
+    return np.where(np.isfinite(total.max(axis=1)), best, -1)
+
+
+# -- reasoning helpers (held to the game's rules by the tests) ---------------------------------
+def _line_merges(values: Sequence[int]) -> list[int]:
+    """Values of the tiles that merge when ``values`` (0 = empty) slide toward index 0."""
+    tiles = [v for v in values if v]
+    merged, i = [], 0
+    while i < len(tiles):
+        if i + 1 < len(tiles) and tiles[i] == tiles[i + 1]:
+            merged.append(tiles[i])
+            i += 2
+        else:
+            i += 1
+    return merged
+
+
+def _lines(grid: np.ndarray, direction: int) -> list[tuple[str, list[int]]]:
+    """The lines of a value grid in the order tiles travel for ``direction``, with their names."""
+    n = grid.shape[0]
+    if direction == UP:  # columns, top first
+        return [(f"column {c}", grid[:, c].tolist()) for c in range(n)]
+    if direction == DOWN:
+        return [(f"column {c}", grid[::-1, c].tolist()) for c in range(n)]
+    if direction == LEFT:
+        return [(f"row {r}", grid[r, :].tolist()) for r in range(n)]
+    return [(f"row {r}", grid[r, ::-1].tolist()) for r in range(n)]  # right

@@ -35,11 +35,15 @@ from typing import Any
 import numpy as np
 
 from vlmgym.core import rng as rngmod
-from vlmgym.core.game import Batch, FieldSpec, Game, Outcome, observation_sentence, register_game
+from vlmgym.core.actions import PairCodec
+from vlmgym.core.explain import Explanation, board_cells
+from vlmgym.core.explain import cell_text as _cell
+from vlmgym.core.game import Batch, FieldSpec, Game, Outcome, Scorer, observation_sentence, register_game
 from vlmgym.core.image_tiles import CIFAR10_ENV_VAR, ImageTiles
+from vlmgym.core.state import GameState
 from vlmgym.core.tiles import COLORS, SHAPES, select_names, shape_atlas, tile_name
 
-__all__ = ["Shisensho", "connected", "legal_pairs", "PAPER_SHAPES", "MAX_SIDE"]
+__all__ = ["Shisensho", "connected", "legal_pairs", "pair_path", "PAPER_SHAPES", "MAX_SIDE"]
 
 #: The six shapes the paper names (the default shape set).
 PAPER_SHAPES = ("circle", "square", "triangle", "diamond", "cross", "star")
@@ -305,7 +309,8 @@ class Shisensho(Game):
     tiles, the class name `` cat ``, or `` - `` when empty.
     """
 
-    action_kind = "pair"
+    codec = PairCodec(tool_name="remove_pair", noun="tile", tool_summary=(
+        "Remove two matching tiles that a path with at most two turns through empty cells joins."))
     sampler_steps = 250
     hud_default = False
 
@@ -650,6 +655,56 @@ class Shisensho(Game):
             safe[order[hit + d]] = True
         return safe
 
+    # -- cold-start reasoning ----------------------------------------------------------------
+    def explain(self, state: GameState, board_text: str, pick: Any, score: Scorer) -> Explanation:
+        """Every pair of matching tiles, which of them a path joins (scored by the env), the chosen one."""
+        game = self
+        cells = board_cells(board_text)
+        rows, cols = len(cells), len(cells[0])
+        filled = np.array([[c != "-" for c in row] for row in cells])
+        by_kind: dict[str, list[Cell]] = {}
+        for r in range(rows):
+            for c in range(cols):
+                if filled[r, c]:
+                    by_kind.setdefault(cells[r][c], []).append((r, c))
+        pairs = [(kind, p[i], p[j]) for kind, p in by_kind.items() for i in range(len(p)) for j in range(i + 1, len(p))]
+        if not pairs:
+            return Explanation(None, None, "No two tiles match, so no pair can be removed.", 0)
+        answers = [f"<answer>{game.format_answer((a, b))}</answer>" for _, a, b in pairs]
+        _, info = score([state] * len(pairs), answers)
+        ok = np.asarray(info["success"], dtype=bool)
+        removable = [p for p, good in zip(pairs, ok) if good]
+        blocked = [p for p, good in zip(pairs, ok) if not good]
+        lines = [f"{int(filled.sum())} tiles on the board. Matching tiles have the same kind; a pair can be removed "
+                 "when a path with at most two turns joins them through empty cells or around the board.",
+                 f"Checking the {len(pairs)} pairs of matching tiles:"]
+        chosen = None
+        if pick is not None:
+            (r1, c1), (r2, c2) = pick
+            a, b = sorted([(r1, c1), (r2, c2)])
+            chosen = next((p for p in removable if (p[1], p[2]) == (a, b)), None)
+        if chosen is None and removable:
+            chosen = removable[0]
+        if chosen is not None:  # listed first
+            removable = [chosen] + [p for p in removable if p != chosen]
+        for kind, a, b in removable[:_MAX_LISTED_PAIRS]:
+            path = pair_path(filled, a, b)
+            how = f"joined by {_path_text(path, rows, cols)}" if path else "can be joined"
+            lines.append(f"- {kind} at {_cell(a)} and {_cell(b)}: {how}.")
+        if len(removable) > _MAX_LISTED_PAIRS:
+            lines.append(f"- ... and {len(removable) - _MAX_LISTED_PAIRS} more pairs that can be joined.")
+        for kind, a, b in blocked[:_MAX_LISTED_BLOCKED]:
+            lines.append(f"- {kind} at {_cell(a)} and {_cell(b)}: blocked, no path with at most two turns.")
+        if len(blocked) > _MAX_LISTED_BLOCKED:
+            lines.append(f"- ... {len(blocked) - _MAX_LISTED_BLOCKED} more pairs are blocked.")
+        if chosen is None:
+            lines.append("No pair can be removed.")
+            return Explanation(None, None, "\n".join(lines), len(pairs))
+        kind, a, b = chosen
+        lines.append(f"{len(removable)} of the {len(pairs)} pairs can be removed. I remove the {kind} tiles at "
+                     f"{_cell(a)} and {_cell(b)}.")
+        return Explanation((a, b), game.format_answer((a, b)), "\n".join(lines), len(pairs))
+
     # -- actions -----------------------------------------------------------------------------
     def decode(self, index: np.ndarray) -> np.ndarray:
         idx = np.asarray(index, dtype=np.int64).reshape(-1)
@@ -720,3 +775,89 @@ class Shisensho(Game):
 
     def sprite_ids(self, batch: Batch) -> np.ndarray:
         return batch["board"]
+
+
+# -- reasoning helpers (held to the game's rule by the tests) -----------------------------------
+Cell = tuple[int, int]
+_MAX_LISTED_PAIRS = 8
+_MAX_LISTED_BLOCKED = 3
+
+
+def _walk(p: Cell, q: Cell) -> list[Cell]:
+    """Cells after ``p`` up to and including ``q`` along a horizontal or vertical segment."""
+    (r1, c1), (r2, c2) = p, q
+    if (r1, c1) == (r2, c2):
+        return []
+    dr, dc = int(np.sign(r2 - r1)), int(np.sign(c2 - c1))
+    out, r, c = [], r1, c1
+    while (r, c) != (r2, c2):
+        r, c = r + dr, c + dc
+        out.append((r, c))
+    return out
+
+
+def _turns(points: Sequence[Cell]) -> int | None:
+    """Direction changes along a polyline (zero-length segments skipped); ``None`` if it reverses."""
+    dirs = []
+    for p, q in zip(points, points[1:]):
+        if p != q:
+            dirs.append((int(np.sign(q[0] - p[0])), int(np.sign(q[1] - p[1]))))
+    turns = 0
+    for u, v in zip(dirs, dirs[1:]):
+        if u == v:
+            continue
+        if u == (-v[0], -v[1]):
+            return None
+        turns += 1
+    return turns
+
+
+def _corners(points: Sequence[Cell]) -> list[Cell]:
+    """The end points and the points where a polyline turns."""
+    pts = [points[0]] + [q for p, q in zip(points, points[1:]) if q != p]
+
+    def step(p: Cell, q: Cell) -> tuple[int, int]:
+        return int(np.sign(q[0] - p[0])), int(np.sign(q[1] - p[1]))
+
+    inner = [pts[i] for i in range(1, len(pts) - 1) if step(pts[i - 1], pts[i]) != step(pts[i], pts[i + 1])]
+    return [pts[0], *inner, pts[-1]]
+
+
+def pair_path(filled: np.ndarray, a: Cell, b: Cell) -> list[Cell] | None:
+    """A path with at most two turns joining cells ``a`` and ``b`` through empty cells, or ``None``.
+
+    ``filled`` (rows, cols) is True where a tile sits; the path may use the empty ring around the
+    board (row -1 or ``rows``, column -1 or ``cols``). Returns the path's corner points from ``a``
+    to ``b`` (fewest turns, then shortest), in board coordinates.
+
+    Every such path is horizontal-vertical-horizontal or vertical-horizontal-vertical with
+    segments of any length (zero included), so trying every middle column and every middle row of
+    the padded board finds one if one exists. The tests check this against the game's own rule.
+    """
+    rows, cols = filled.shape
+    pad = np.zeros((rows + 2, cols + 2), dtype=bool)
+    pad[1:-1, 1:-1] = filled
+    pa, pb = (a[0] + 1, a[1] + 1), (b[0] + 1, b[1] + 1)
+    best: tuple[int, int, list[Cell]] | None = None
+    candidates = [[pa, (pa[0], k), (pb[0], k), pb] for k in range(cols + 2)]
+    candidates += [[pa, (k, pa[1]), (k, pb[1]), pb] for k in range(rows + 2)]
+    for pts in candidates:
+        turns = _turns(pts)
+        if turns is None or turns > 2:
+            continue
+        cells = [c for p, q in zip(pts, pts[1:]) for c in _walk(p, q)]
+        if not cells or cells[-1] != pb or any(pad[c] for c in cells[:-1]) or pb in cells[:-1]:
+            continue
+        corners = _corners(pts)
+        key = (turns, len(cells))
+        if best is None or key < best[:2]:
+            best = (turns, len(cells), [(r - 1, c - 1) for r, c in corners])
+    return None if best is None else best[2]
+
+
+def _path_text(path: list[Cell], rows: int, cols: int) -> str:
+    turns = len(path) - 2
+    outside = [p for p in path if not (0 <= p[0] < rows and 0 <= p[1] < cols)]
+    route = " -> ".join(_cell(p) for p in path)
+    kind = {0: "a straight line", 1: "one turn", 2: "two turns"}[turns]
+    return f"{route} ({kind}{', around the outside of the board' if outside else ''})"

@@ -41,10 +41,14 @@ from typing import Any
 import numpy as np
 
 from vlmgym.core import rng as rngmod
-from vlmgym.core.game import Batch, FieldSpec, Game, Outcome, observation_sentence, register_game
+from vlmgym.core.actions import PairCodec
+from vlmgym.core.explain import Explanation, board_cells
+from vlmgym.core.explain import cell_text as _cell
+from vlmgym.core.game import Batch, FieldSpec, Game, Outcome, Scorer, observation_sentence, register_game
+from vlmgym.core.state import GameState
 from vlmgym.core.tiles import COLORS, GRID_COLOR, SHAPES, select_names, shape_atlas, tile_name
 
-__all__ = ["Swap", "find_lines", "valid_swap_mask", "swap_templates", "FILL_ATTEMPTS",
+__all__ = ["Swap", "find_lines", "valid_swap_mask", "swap_templates", "swap_lines", "FILL_ATTEMPTS",
            "RESHUFFLE_TRIES", "MAX_CASCADE_ROUNDS", "MIN_TYPES", "MIN_SIDE", "MAX_SIDE"]
 
 #: Deal attempts before the fixed last-resort board (see the module docstring).
@@ -252,7 +256,8 @@ class Swap(Game):
     One line per row, cells joined by `` | ``, each the tile name such as ``Red circle``.
     """
 
-    action_kind = "pair"
+    codec = PairCodec(tool_name="swap_tiles", noun="tile", tool_summary=(
+        "Swap two neighbouring tiles; the swap counts only if it lines up three or more identical tiles."))
     sampler_steps = 0
 
     def __init__(self, rows: int = 8, cols: int = 8, colors: int | Sequence[str] = 4,
@@ -427,6 +432,48 @@ class Swap(Game):
         n = len(batch["board"])
         return np.zeros(n, dtype=bool), np.full(n, None, dtype=object)
 
+    # -- cold-start reasoning ----------------------------------------------------------------
+    def explain(self, state: GameState, board_text: str, pick: Any, score: Scorer) -> Explanation:
+        """Every adjacent swap simulated by the env; the valid ones with the lines they make; the one
+        whose lines clear the most tiles."""
+        game = self
+        cells = board_cells(board_text)
+        rows, cols = len(cells), len(cells[0])
+        swaps = [((r, c), (r, c + 1)) for r in range(rows) for c in range(cols - 1)]
+        swaps += [((r, c), (r + 1, c)) for r in range(rows - 1) for c in range(cols)]
+        answers = [f"<answer>{game.format_answer(s)}</answer>" for s in swaps]
+        _, info = score([state] * len(swaps), answers)
+        ok = np.asarray(info["success"], dtype=bool)
+        valid = []
+        for (a, b), good in zip(swaps, ok):
+            if good:
+                found = swap_lines(cells, a, b)
+                cleared = len({c for line in found for c in line})
+                valid.append((a, b, found, cleared))
+        lines = [f"I try all {len(swaps)} swaps of neighbouring tiles; a swap counts only if it lines up three or "
+                 "more identical tiles in a row or column."]
+        if not valid:
+            lines.append("None of them makes a line.")
+            return Explanation(None, None, "\n".join(lines), len(swaps))
+        valid.sort(key=lambda v: -v[3])  # most tiles cleared first (stable: lowest index among ties)
+        lines.append(f"{len(valid)} swap(s) make a line:")
+        for a, b, found, cleared in valid[:_MAX_LISTED_SWAPS]:
+            if found:
+                what = "; ".join(f"a line of {len(line)} {cells_name(cells, a, b, line)} at "
+                                 f"{', '.join(_cell(c) for c in line)}" for line in found)
+                lines.append(f"- {_cell(a)} with {_cell(b)}: {what} ({cleared} tiles cleared).")
+            else:
+                lines.append(f"- {_cell(a)} with {_cell(b)}: makes a line.")
+        if len(valid) > _MAX_LISTED_SWAPS:
+            lines.append(f"- ... and {len(valid) - _MAX_LISTED_SWAPS} more.")
+        a, b, _, cleared = valid[0]
+        if len(valid) > 1 and cleared > valid[1][3]:
+            lines.append(f"Swapping {_cell(a)} with {_cell(b)} clears the most tiles ({cleared}).")
+        elif len(valid) > 1:
+            lines.append(f"Several swaps clear {cleared} tiles; I take the first of them.")
+        lines.append(f"So I swap {_cell(a)} and {_cell(b)}.")
+        return Explanation((a, b), game.format_answer((a, b)), "\n".join(lines), len(swaps))
+
     # -- actions -----------------------------------------------------------------------------
     def decode(self, index: np.ndarray) -> np.ndarray:
         i = np.asarray(index, dtype=np.int64).reshape(-1)
@@ -488,3 +535,45 @@ class Swap(Game):
 
     def background_color(self) -> tuple[int, int, int]:
         return GRID_COLOR
+
+
+# -- reasoning helpers (held to the game's rule by the tests) -----------------------------------
+Cell = tuple[int, int]
+_MAX_LISTED_SWAPS = 8
+
+
+def swap_lines(cells: Sequence[Sequence[str]], a: Cell, b: Cell) -> list[list[Cell]]:
+    """Lines of three or more identical tiles through ``a`` or ``b`` after swapping them.
+
+    ``cells`` are the tile names (:func:`board_cells`). Each line is its cells in order; a swap is
+    valid exactly when the two tiles differ and this is not empty (the tests check it against the
+    game's rule).
+    """
+    grid = [list(row) for row in cells]
+    rows, cols = len(grid), len(grid[0])
+    grid[a[0]][a[1]], grid[b[0]][b[1]] = grid[b[0]][b[1]], grid[a[0]][a[1]]
+    found: list[list[Cell]] = []
+    for r, c in (a, b):
+        name = grid[r][c]
+        for dr, dc in ((0, 1), (1, 0)):
+            line = [(r, c)]
+            for sign in (-1, 1):
+                rr, cc = r + sign * dr, c + sign * dc
+                while 0 <= rr < rows and 0 <= cc < cols and grid[rr][cc] == name:
+                    line.append((rr, cc))
+                    rr, cc = rr + sign * dr, cc + sign * dc
+            if len(line) >= 3:
+                line.sort()
+                if line not in found:
+                    found.append(line)
+    return found
+
+
+def cells_name(cells: Sequence[Sequence[str]], a: Cell, b: Cell, line: Sequence[Cell]) -> str:
+    """The tile name a line is made of (after swapping ``a`` and ``b``)."""
+    r, c = line[0]
+    if (r, c) == a:
+        r, c = b
+    elif (r, c) == b:
+        r, c = a
+    return cells[r][c]
