@@ -5,6 +5,7 @@ longer loads plugins by itself); ``gym.make("vlmgym:VLMGym/2048-v0")`` imports i
 """
 
 from vlmgym import games as _games  # noqa: F401  (registers the built-in games by name)
+from vlmgym._version import __version__ as __version__
 from vlmgym.core.answer import (
     format_ok,
     parse_answer,
@@ -18,8 +19,6 @@ from vlmgym.envs.sampling import SampledStates, sample_states
 from vlmgym.envs.single import VLMGymEnv
 from vlmgym.envs.vector import VLMGymVectorEnv
 from vlmgym.registration import ENV_IDS, register_envs
-
-__version__ = "0.1.0"
 
 __all__ = [
     "ENV_IDS",
