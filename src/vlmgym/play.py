@@ -6,6 +6,12 @@ board text, U undoes a move, R starts a new game, H toggles help, Q or Esc quits
 
 The window-free logic (:class:`PlaySession`: keys and clicks -> answers, undo, messages) is
 separate from the pygame loop (:func:`play`) so it is testable without a display.
+
+No display: when SDL finds no usable display, pygame-ce quietly falls back to its "offscreen"
+driver, and a window nobody can see or close would wait for input forever. So an unbounded loop
+(``vlmgym play``) refuses to start on a headless driver ("offscreen" or "dummy", whether pygame
+fell back to it or ``SDL_VIDEODRIVER`` asked for it) and exits with status 2 and a message; only a
+loop bounded by ``max_frames`` (tests) runs on one.
 """
 
 from __future__ import annotations
@@ -18,12 +24,14 @@ import numpy as np
 
 from vlmgym.core.answer import DIRECTIONS
 
-__all__ = ["KEY_DIRECTIONS", "PlaySession", "cell_at", "play", "run_window"]
+__all__ = ["HEADLESS_DRIVERS", "KEY_DIRECTIONS", "PlaySession", "cell_at", "open_display", "play", "run_window"]
 
 #: pygame key names -> 2048 directions (0 up, 1 right, 2 down, 3 left).
 KEY_DIRECTIONS = {"up": 0, "right": 1, "down": 2, "left": 3, "w": 0, "d": 1, "s": 2, "a": 3}
 _NO_DISPLAY = ("cannot open a window ({}). `vlmgym play` needs a display; on a headless machine use "
                "`vlmgym eval` (videos of every run) or render_mode='rgb_array'")
+#: SDL video drivers that draw into memory only: a window on them is never seen.
+HEADLESS_DRIVERS = ("offscreen", "dummy")
 HELP = ("arrows/WASD: move (2048)   click two tiles: pair/swap   P: prompt   T: board text   "
         "U: undo   R: new game   H: help   Q/Esc: quit")
 
@@ -165,12 +173,35 @@ def _wrap(text: str, width: int) -> list[str]:
     return lines
 
 
+def open_display(pygame: Any, *, bounded: bool = False) -> None:
+    """Start pygame's video subsystem, or raise ``RuntimeError`` (the message says why) when no
+    window could be seen: SDL failed, or it runs a headless driver and the loop is not ``bounded``."""
+    import os
+
+    try:
+        pygame.display.init()  # only what the window needs (no audio)
+    except pygame.error as exc:
+        raise RuntimeError(_NO_DISPLAY.format(exc)) from exc
+    driver = pygame.display.get_driver()
+    if driver in HEADLESS_DRIVERS and not bounded:
+        pygame.display.quit()
+        asked = os.environ.get("SDL_VIDEODRIVER")
+        if asked:
+            why = f"SDL_VIDEODRIVER={asked} selects SDL's headless {driver!r} video driver: unset it"
+        else:
+            unset = [v for v in ("DISPLAY", "WAYLAND_DISPLAY") if not os.environ.get(v)]
+            why = (f"no usable display{' (' + ' and '.join(unset) + ' not set)' if unset else ''}: "
+                   f"pygame fell back to SDL's headless {driver!r} video driver")
+        raise RuntimeError(_NO_DISPLAY.format(why))
+
+
 def play(env_id: str, seed: int | None = None, scale: float = 1.0, *, max_frames: int | None = None,
          **env_kwargs: Any) -> int:
     """Open the window and play until the player quits (``max_frames`` bounds the loop for tests)."""
     from vlmgym.envs.human import import_pygame
 
-    import_pygame()  # a clear message before anything else when pygame is missing
+    # clear messages before anything else when pygame or a display is missing
+    open_display(import_pygame(), bounded=max_frames is not None)
     session = PlaySession(env_id, seed=seed, **env_kwargs)
     try:
         run_window(session, scale=scale, max_frames=max_frames)
@@ -184,10 +215,7 @@ def run_window(session: PlaySession, scale: float = 1.0, max_frames: int | None 
     from vlmgym.envs.human import import_pygame
 
     pygame = import_pygame()
-    try:
-        pygame.display.init()  # only what the window needs (no audio)
-    except pygame.error as exc:
-        raise RuntimeError(_NO_DISPLAY.format(exc)) from exc
+    open_display(pygame, bounded=max_frames is not None)
     pygame.font.init()
     try:
         board = session.frame()
