@@ -1,4 +1,9 @@
-"""Developer sessions: ``nox -s tests``, ``nox -s lint``, ``nox -s types``, ``nox -s benchmarks``."""
+"""Developer sessions: ``nox -s tests``, ``nox -s lint``, ``nox -s types``, ``nox -s benchmarks``,
+and ``nox -s core`` (the core suite, without the rl extra, on every supported Python).
+
+``nox -s core`` needs the interpreters on ``PATH`` (with pyenv: ``pyenv shell 3.10 3.11 3.12 3.13``
+or ``PATH=$(pyenv root)/versions/3.10.13/bin:...``); ``nox -s core-3.10`` runs one of them.
+"""
 
 from __future__ import annotations
 
@@ -8,6 +13,9 @@ import nox
 
 nox.options.sessions = ["lint", "types", "tests"]
 TORCH = "torch==2.13.0"  # the CPU build; an unpinned torch would pull CUDA packages
+#: The supported Pythons: requires-python and the classifiers in pyproject.toml list exactly these
+#: (tests/test_packaging.py checks it), and `nox -s core` runs the core suite on each.
+PYTHONS = ["3.10", "3.11", "3.12", "3.13"]
 
 
 @nox.session(python="3.11")
@@ -15,6 +23,15 @@ def tests(session: nox.Session) -> None:
     """The whole suite, RL group included (same as the README's test command)."""
     session.install(TORCH, "-e", ".[dev,rl,eval,play]")
     session.run("python", "-m", "pytest", *session.posargs)
+
+
+@nox.session(python=PYTHONS)
+def core(session: nox.Session) -> None:
+    """The core suite without the rl extra (gymnasium, numpy, pillow + the eval/play extras): what
+    `pip install vlmgym` users get, on the oldest to the newest supported Python."""
+    session.install("-e", ".[dev,eval,play]")
+    session.run("python", "-m", "pytest", "tests", "--ignore=tests/rl", *session.posargs,
+                env={"SDL_VIDEODRIVER": "dummy", "SDL_AUDIODRIVER": "dummy"})
 
 
 @nox.session(python="3.11")

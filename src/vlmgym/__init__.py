@@ -27,8 +27,7 @@ from vlmgym.registration import (
     registered_ids,
     require_vlmgym_id,
 )
-
-__version__ = "0.1.0"
+from vlmgym.version import __version__ as __version__
 
 __all__ = [
     "ENV_IDS",

@@ -1,4 +1,4 @@
-"""Command line: ``vlmgym <command>``.
+"""Command line: vlmgym <command> (or python -m vlmgym <command>).
 
 Commands:
     eval      evaluate a policy (random, oracle, an OpenAI-compatible endpoint, vLLM, transformers,
@@ -10,15 +10,20 @@ Commands:
     rollout   play a short random-policy rollout and save the board images
 """
 
+# The docstring above is printed by `vlmgym --help`: plain text, no reST markup.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import subprocess
 import sys
 import time
 from pathlib import Path
 from typing import Any
+
+from vlmgym.cli_options import add_field_options, given_options, option_name
+from vlmgym.version import __version__
 
 __all__ = ["build_parser", "main", "parse_env_kwargs"]
 
@@ -102,7 +107,9 @@ def _image(obs: Any) -> Any:
 
 # -- eval -----------------------------------------------------------------------------------------
 _OPENAI_OPTIONS = ("base_url", "api_key_env", "concurrency", "timeout", "retries")
-_GENERATION_OPTIONS = ("temperature", "max_tokens", "top_p", "system_prompt")
+#: EvalConfig fields that are not options of their own: the positional targets (ids and
+#: name=value env kwargs), --policy-arg plus the endpoint options, and the GenerationConfig options.
+_NOT_OPTIONS = ("env_ids", "env_kwargs", "policy_kwargs", "generation")
 
 
 def _split_targets(targets: list[str]) -> tuple[list[str], dict[str, Any]]:
@@ -114,61 +121,45 @@ def _split_targets(targets: list[str]) -> tuple[list[str], dict[str, Any]]:
 def eval_config_from_args(args: argparse.Namespace) -> Any:
     """Turn parsed ``vlmgym eval`` arguments into an :class:`~vlmgym.eval.EvalConfig`.
 
-    With ``--resume`` the saved configuration fills every option that was not given; options that
-    were given must agree with it (checked when the evaluation starts).
+    Options not given take the ``EvalConfig`` defaults; with ``--resume`` the saved
+    configuration fills them instead, and options that were given must agree with it (checked
+    when the evaluation starts).
     """
     from vlmgym.eval.policies import GenerationConfig
     from vlmgym.eval.runner import EvalConfig, config_from_json
 
     ids, env_kwargs = _split_targets(args.targets)
     policy_kwargs = parse_env_kwargs(args.policy_arg or [], "--policy-arg")
-    generation = {k: getattr(args, k) for k in _GENERATION_OPTIONS if getattr(args, k) is not None}
+    options = given_options(args, EvalConfig)
+    generation = given_options(args, GenerationConfig)
     saved: dict[str, Any] = {}
-    if args.resume:
-        if not args.out:
+    if options.get("resume"):
+        if not options.get("out"):
             raise UsageError("--resume needs --out DIR (the folder of the evaluation to continue)")
-        path = Path(args.out) / "config.json"
+        path = Path(options["out"]) / "config.json"
         if not path.exists():
-            raise UsageError(f"nothing to resume in {args.out}: no config.json")
+            raise UsageError(f"nothing to resume in {options['out']}: no config.json")
         saved = config_from_json(path)
         generation = {**saved.get("generation", {}), **generation}
         env_kwargs = {**saved.get("env_kwargs", {}), **env_kwargs}
     elif not ids:
         raise UsageError("give at least one environment id, e.g. vlmgym eval VLMGym/2048-v0 "
                          "(`vlmgym list` shows them)")
-    policy = args.policy or saved.get("policy") or "random"
-    protocol = args.protocol or saved.get("protocol") or "custom"
-    paper = protocol == "paper"
+    own_options = {f.name for f in dataclasses.fields(EvalConfig)} - set(_NOT_OPTIONS)
+    resumed = {k: v for k, v in saved.items() if k in own_options}
+    config = EvalConfig(env_ids=ids or saved.get("env_ids", []), env_kwargs=env_kwargs, **{**resumed, **options})
+    policy = config.policy
     for name in _OPENAI_OPTIONS:
         value = getattr(args, name)
         if value is not None:
             if not policy.startswith("openai:"):
-                raise UsageError(f"--{name.replace('_', '-')} applies to openai:MODEL policies only")
+                raise UsageError(f"{option_name(name)} applies to openai:MODEL policies only")
             policy_kwargs[name] = value
     if generation and policy in ("random", "random-paper", "random-legal", "oracle"):
-        raise UsageError(f"--temperature/--max-tokens/--top-p/--system-prompt do not apply to {policy!r}")
-    gen = vars(GenerationConfig(**generation)) if not policy.startswith(("random", "oracle")) else {}
-    return EvalConfig(
-        env_ids=ids or saved.get("env_ids", []),
-        policy=policy,
-        runs=args.runs if args.runs is not None else saved.get("runs", 10),
-        steps=args.steps if args.steps is not None else saved.get("steps", 100),
-        protocol=protocol,
-        warmup_steps=args.warmup_steps if args.warmup_steps is not None else (
-            None if paper else saved.get("warmup_steps")),
-        seed=args.seed if args.seed is not None else saved.get("seed", 0),
-        env_kwargs=env_kwargs,
-        policy_kwargs=policy_kwargs,
-        generation=gen,
-        out=args.out,
-        resume=args.resume,
-        video=not args.no_video,
-        curves=not args.no_curves,
-        html=not args.no_html,
-        step_images=not args.no_step_images,
-        progress=not args.no_progress,
-        **({} if args.max_answer_chars is None else {"max_answer_chars": args.max_answer_chars}),
-    )
+        raise UsageError(f"{', '.join(option_name(k) for k in generation)} do not apply to {policy!r}")
+    config.policy_kwargs = policy_kwargs
+    config.generation = vars(GenerationConfig(**generation)) if not policy.startswith(("random", "oracle")) else {}
+    return config
 
 
 def _cmd_eval(args: argparse.Namespace) -> int:
@@ -280,8 +271,12 @@ def _import_option(p: argparse.ArgumentParser) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from vlmgym.eval.policies import GenerationConfig
+    from vlmgym.eval.runner import PROTOCOLS, EvalConfig
+
     parser = argparse.ArgumentParser(prog="vlmgym", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--version", action="version", version=f"vlmgym {__version__}")
     sub = parser.add_subparsers(dest="command", required=True)
 
     p = sub.add_parser(
@@ -297,35 +292,12 @@ def build_parser() -> argparse.ArgumentParser:
                "see docs/evaluation.md")
     p.add_argument("targets", nargs="*", metavar="ENV_ID|name=value",
                    help="environment ids (glob patterns allowed) and env kwargs as name=value (JSON values)")
-    p.add_argument("--policy", help="random (default; random-paper under --protocol paper), random-paper, "
-                                    "random-legal, oracle, openai:MODEL, vllm:PATH, hf:PATH, module:function "
-                                    "or path/to/file.py:function")
-    p.add_argument("--runs", type=int, help="parallel runs per game (default 10)")
-    p.add_argument("--steps", type=int, help="policy steps per run (default 100)")
-    p.add_argument("--protocol", choices=["paper", "custom"],
-                   help="paper: the G1 paper's comparison protocol (10 x 100, 2048 after 100 random "
-                        "steps); custom (default): as given")
-    p.add_argument("--warmup-steps", type=int, help="random steps before the policy plays (custom protocol)")
-    p.add_argument("--seed", type=int, help="env i of each game is reset with seed + i (default 0)")
-    p.add_argument("--out", help="output folder (default runs/eval/<policy>-<time>)")
-    p.add_argument("--resume", action="store_true", help="continue the interrupted evaluation in --out")
-    p.add_argument("--no-video", action="store_true", help="skip the per-run videos")
-    p.add_argument("--no-curves", action="store_true", help="skip curves.png")
-    p.add_argument("--no-html", action="store_true", help="skip report.html and its step data")
-    p.add_argument("--no-step-images", action="store_true",
-                   help="write report.html without the step images of its step browser")
-    p.add_argument("--no-progress", action="store_true", help="no progress bar")
-    p.add_argument("--max-answer-chars", type=int,
-                   help="most characters of an answer stored in steps.jsonl (default 65536; longer ones "
-                        "keep their start and end, answer_cut counts the rest)")
+    add_field_options(p, EvalConfig, skip=_NOT_OPTIONS, choices={"protocol": list(PROTOCOLS)},
+                      metavars={"policy": "POLICY", "out": "DIR"})
     p.add_argument("--policy-arg", action="append", metavar="NAME=VALUE",
                    help="policy option (repeatable), e.g. batch_size=4, device=cuda, "
                         "extra_body='{\"top_k\": 20}'")
-    g = p.add_argument_group("generation (model policies)")
-    g.add_argument("--temperature", type=float, help="sampling temperature (default 0 = greedy)")
-    g.add_argument("--max-tokens", type=int, help="most new tokens per answer (default 1024)")
-    g.add_argument("--top-p", type=float, help="nucleus sampling threshold (default 1)")
-    g.add_argument("--system-prompt", help="optional system message")
+    add_field_options(p.add_argument_group("generation (model policies)"), GenerationConfig)
     g = p.add_argument_group("OpenAI-compatible endpoints (openai:MODEL)")
     g.add_argument("--base-url", help="endpoint root, e.g. http://127.0.0.1:8000/v1 "
                                       "(default $OPENAI_BASE_URL or https://api.openai.com/v1)")

@@ -8,6 +8,12 @@ a new game, H toggles help, Q or Esc quits.
 
 The window-free logic (:class:`PlaySession`: keys and clicks -> answers, undo, messages) is
 separate from the pygame loop (:func:`play`) so it is testable without a display.
+
+No display: when SDL finds no usable display, pygame-ce quietly falls back to its "offscreen"
+driver, and a window nobody can see or close would wait for input forever. So an unbounded loop
+(``vlmgym play``) refuses to start on a headless driver ("offscreen" or "dummy", whether pygame
+fell back to it or ``SDL_VIDEODRIVER`` asked for it) and exits with status 2 and a message; only a
+loop bounded by ``max_frames`` (tests) runs on one.
 """
 
 from __future__ import annotations
@@ -21,11 +27,13 @@ from gymnasium.error import DependencyNotInstalled
 
 from vlmgym.core.layout import BoardLayout
 
-__all__ = ["PlaySession", "cell_at", "import_pygame", "play", "run_window"]
+__all__ = ["HEADLESS_DRIVERS", "PlaySession", "cell_at", "import_pygame", "open_display", "play", "run_window"]
 
 _NO_DISPLAY = ("cannot open a window ({}). `vlmgym play` needs a display; on a headless machine use "
                "`vlmgym eval` (videos of every run) or render_mode='rgb_array'")
 _HELP_KEYS = "P: prompt   T: board text   U: undo   R: new game   H: help   Q/Esc: quit"
+#: SDL video drivers that draw into memory only: a window on them is never seen.
+HEADLESS_DRIVERS = ("offscreen", "dummy")
 
 
 def import_pygame() -> Any:
@@ -175,10 +183,33 @@ def _wrap(text: str, width: int) -> list[str]:
     return lines
 
 
+def open_display(pygame: Any, *, bounded: bool = False) -> None:
+    """Start pygame's video subsystem, or raise ``RuntimeError`` (the message says why) when no
+    window could be seen: SDL failed, or it runs a headless driver and the loop is not ``bounded``."""
+    import os
+
+    try:
+        pygame.display.init()  # only what the window needs (no audio)
+    except pygame.error as exc:
+        raise RuntimeError(_NO_DISPLAY.format(exc)) from exc
+    driver = pygame.display.get_driver()
+    if driver in HEADLESS_DRIVERS and not bounded:
+        pygame.display.quit()
+        asked = os.environ.get("SDL_VIDEODRIVER")
+        if asked:
+            why = f"SDL_VIDEODRIVER={asked} selects SDL's headless {driver!r} video driver: unset it"
+        else:
+            unset = [v for v in ("DISPLAY", "WAYLAND_DISPLAY") if not os.environ.get(v)]
+            why = (f"no usable display{' (' + ' and '.join(unset) + ' not set)' if unset else ''}: "
+                   f"pygame fell back to SDL's headless {driver!r} video driver")
+        raise RuntimeError(_NO_DISPLAY.format(why))
+
+
 def play(env_id: str, seed: int | None = None, scale: float = 1.0, *, max_frames: int | None = None,
          **env_kwargs: Any) -> int:
     """Open the window and play until the player quits (``max_frames`` bounds the loop for tests)."""
-    import_pygame()  # a clear message before anything else when pygame is missing
+    # clear messages before anything else when pygame or a display is missing
+    open_display(import_pygame(), bounded=max_frames is not None)
     session = PlaySession(env_id, seed=seed, **env_kwargs)
     try:
         run_window(session, scale=scale, max_frames=max_frames)
@@ -190,10 +221,7 @@ def play(env_id: str, seed: int | None = None, scale: float = 1.0, *, max_frames
 def run_window(session: PlaySession, scale: float = 1.0, max_frames: int | None = None) -> None:
     """The pygame loop over a :class:`PlaySession` (events already queued are handled too)."""
     pygame = import_pygame()
-    try:
-        pygame.display.init()  # only what the window needs (no audio)
-    except pygame.error as exc:
-        raise RuntimeError(_NO_DISPLAY.format(exc)) from exc
+    open_display(pygame, bounded=max_frames is not None)
     pygame.font.init()
     try:
         board = session.frame()

@@ -14,7 +14,10 @@ only when a name that needs them is used).
 from __future__ import annotations
 
 import importlib
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from vlmgym import __version__ as __version__  # one distribution, one version
 
 __all__ = [
     "ColdStartConfig",
@@ -66,6 +69,10 @@ _WHERE = {
 
 
 def __getattr__(name: str) -> Any:
+    if name == "__version__":  # one distribution, one version (src/vlmgym/version.py)
+        from vlmgym import __version__
+
+        return __version__
     module = _WHERE.get(name)
     if module is None:
         raise AttributeError(f"module 'vlmgym_rl' has no attribute {name!r}")

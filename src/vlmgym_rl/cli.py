@@ -1,4 +1,4 @@
-"""Command line: ``vlmgym-rl <command>``.
+"""Command line: vlmgym-rl <command> (or python -m vlmgym_rl <command>); needs pip install "vlmgym[rl]".
 
 Commands:
     g0         train with the G0 recipe (GRPO from the base model on the games)
@@ -6,16 +6,17 @@ Commands:
     coldstart  build a cold-start dataset (verified teacher responses with the exact perception)
     sft        supervised fine-tuning on a cold-start dataset (the paper: lr 2e-5, 1 epoch)
     report     plots and a Markdown summary of a run's rollout log (rewards, P_acc, R_acc, ...)
-    states     sample a fixed state dataset and save it (``datasets.Dataset.save_to_disk``)
+    states     sample a fixed state dataset and save it (datasets.Dataset.save_to_disk)
 
-``vlmgym-rl g0 --env VLMGym/2048-v0 --model Qwen/Qwen2.5-VL-7B-Instruct --output-dir runs/g0``;
-every :class:`~vlmgym_rl.recipes.G0Config` / ``GRPOConfig`` field is a flag
-(``--learning_rate 2e-6``, ``--use_vllm``, ``--use_lora``, ...); ``vlmgym-rl g0 --help`` lists them.
-``vlmgym-rl g1`` takes the same flags for its RL stage plus ``--coldstart_*``/``--sft_*`` ones;
-``vlmgym-rl sft --help`` lists the :class:`~vlmgym_rl.sft.ColdStartConfig` fields.
-Launch on several GPUs with ``accelerate launch --config_file ... -m vlmgym_rl.cli g0 ...``.
+Example: vlmgym-rl g0 --env VLMGym/2048-v0 --model Qwen/Qwen2.5-VL-7B-Instruct --output-dir runs/g0
+Every G0Config / GRPOConfig field is a flag (--learning_rate 2e-6, --use_vllm, --use_lora, ...);
+vlmgym-rl g0 --help lists them. vlmgym-rl g1 takes the same flags for its RL stage plus
+--coldstart_* / --sft_* ones; vlmgym-rl sft --help lists the ColdStartConfig fields.
+Launch on several GPUs with: accelerate launch --config_file ... -m vlmgym_rl.cli g0 ...
+vlmgym-rl --version prints the versions of vlmgym and the training stack.
 """
 
+# The docstring above is printed by `vlmgym-rl --help`: plain text, no reST markup.
 from __future__ import annotations
 
 import argparse
@@ -355,9 +356,30 @@ def _cmd_report(argv: list[str]) -> int:
 _COMMANDS = {"g0": _cmd_g0, "g1": _cmd_g1, "coldstart": _cmd_coldstart, "sft": _cmd_sft, "report": _cmd_report,
              "states": _cmd_states}
 
+#: Top-level modules of the packages the rl extra brings (pip install "vlmgym[rl]").
+RL_EXTRA_MODULES = ("torch", "transformers", "trl", "datasets", "accelerate", "peft")
+
+
+def _version() -> str:
+    """``vlmgym-rl 0.1.0 (trl 1.16.0, transformers ..., torch ...)``, read without importing them."""
+    from importlib import metadata
+
+    from vlmgym import __version__
+
+    stack = []
+    for name in ("trl", "transformers", "torch", "datasets", "accelerate", "peft"):
+        try:
+            stack.append(f"{name} {metadata.version(name)}")
+        except metadata.PackageNotFoundError:
+            stack.append(f"{name} missing")
+    return f"vlmgym-rl {__version__} ({', '.join(stack)})"
+
 
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
+    if argv and argv[0] == "--version":
+        print(_version())
+        return 0
     if not argv or argv[0] in ("-h", "--help") or argv[0] not in _COMMANDS:
         print(__doc__.strip(), file=sys.stderr if argv and argv[0] not in ("-h", "--help") else sys.stdout)
         return 0 if argv and argv[0] in ("-h", "--help") else 2
@@ -367,6 +389,12 @@ def main(argv: list[str] | None = None) -> int:
         from vlmgym.eval import redact_text
 
         print(f"vlmgym-rl {argv[0]}: error: {redact_text(str(exc))}", file=sys.stderr)
+        return 2
+    except ModuleNotFoundError as exc:
+        if (exc.name or "").split(".")[0] not in RL_EXTRA_MODULES:
+            raise  # not a missing extra: a real bug, keep its traceback
+        print(f"vlmgym-rl {argv[0]}: error: needs the rl extra (no module named {exc.name!r}): "
+              f'pip install "vlmgym[rl]"', file=sys.stderr)
         return 2
 
 

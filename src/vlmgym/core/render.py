@@ -307,7 +307,7 @@ class Renderer:
         sel: np.ndarray | slice = slice(None)
         if rows is not None:  # a recycled frame: old digits may be longer than the new ones
             area = (slice(y0, y0 + BAND_PX), slice(x0, x0 + fit * gw))
-            out[(rows, *area)] = self.background[area]
+            out[(rows,) + area] = self.background[area]
             values, sel = values[rows], rows
         values = np.abs(values)
         ndig = np.maximum(1, np.floor(np.log10(np.maximum(values, 1))).astype(np.int64) + 1)

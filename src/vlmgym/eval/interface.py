@@ -144,7 +144,7 @@ class GenerationConfig:
     """Sampling settings shared by the model policies.
 
     Attributes:
-        temperature: 0 means greedy decoding.
+        temperature: sampling temperature (0: greedy decoding).
         max_tokens: most new tokens per answer.
         top_p: nucleus sampling threshold.
         system_prompt: optional system message.

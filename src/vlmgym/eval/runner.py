@@ -121,24 +121,37 @@ class OutputBusy(ValueError):
 class EvalConfig:
     """What to evaluate and where to write it.
 
+    ``vlmgym eval`` builds its options from these fields and their descriptions (one option per
+    field, same default); ``env_ids`` and ``env_kwargs`` are its positional arguments,
+    ``policy_kwargs`` its ``--policy-arg`` and endpoint options, ``generation`` the
+    :class:`GenerationConfig` options.
+
     Attributes:
         env_ids: registered ids (glob patterns such as ``VLMGym/Shisensho*`` expand).
-        policy: a policy spec (see :func:`~vlmgym.eval.policies.make_policy`).
+        policy: ``random`` (``random-paper`` under ``--protocol paper``), ``random-paper``,
+            ``random-legal``, ``oracle``, ``openai:MODEL``, ``vllm:PATH``, ``hf:PATH``,
+            ``module:function`` or ``path/to/file.py:function``; see
+            :func:`~vlmgym.eval.policies.make_policy`.
         runs: parallel runs per game (the vector env's batch size).
         steps: policy steps per run.
-        protocol: ``"paper"`` (fixes 10 x 100 and the warm-up) or ``"custom"``.
-        warmup_steps: random steps before the policy plays (``None``: the protocol's; custom: 0).
+        protocol: ``paper``: the G1 paper's comparison protocol (fixes 10 runs x 100 steps;
+            2048 starts after 100 random steps); ``custom``: runs, steps and warm-up as given.
+        warmup_steps: random steps before the policy plays (custom protocol; when not given:
+            the protocol's, 0 for custom).
         seed: env ``i`` of each game is reset with ``seed + i``; also seeds the policy.
         env_kwargs: kwargs for every game's env (``obs_mode``, board size, ...).
         policy_kwargs: policy options (``base_url``, ``concurrency``, ``batch_size``, ...).
         generation: sampling settings for model policies (:class:`GenerationConfig` fields).
-        out: output folder (default ``runs/eval/<policy>-<time>``).
-        resume: continue the evaluation in ``out``.
-        video, curves, progress: produce videos / the curves plot / a progress bar.
+        out: output folder (when not given: ``runs/eval/<policy>-<time>``).
+        resume: continue the interrupted evaluation in the output folder.
+        video: write a video of every run.
+        curves: plot cumulative reward and metric per run to ``curves.png``.
+        progress: show a progress bar.
+        html: write ``report.html``, the page with the summary, curves, videos and a step browser.
+        step_images: store the images the policy saw for the step browser of ``report.html``.
         max_answer_chars: most characters of an answer stored in ``steps.jsonl``; a longer one
             keeps its first and last halves around a marker, and ``answer_cut`` counts what was
             cut (scoring always uses the whole answer).
-        html, step_images: write ``report.html`` / the step images its step browser shows.
     """
 
     env_ids: list[str]

@@ -1,0 +1,5 @@
+"""``python -m vlmgym``: the ``vlmgym`` command line."""
+
+from vlmgym.cli import main
+
+raise SystemExit(main())
