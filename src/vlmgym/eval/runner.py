@@ -242,16 +242,6 @@ def package_versions() -> dict[str, str]:
     return out
 
 
-def _rng_state(gen: np.random.Generator) -> dict[str, Any]:
-    return jsonable(gen.bit_generator.state)
-
-
-def _rng_from_state(state: dict[str, Any]) -> np.random.Generator:
-    bit_gen = getattr(np.random, state["bit_generator"])()
-    bit_gen.state = state
-    return np.random.Generator(bit_gen)
-
-
 # -- one game: a vector env with all its runs -------------------------------------------------
 class _GameRun:
     def __init__(self, env_id: str, config: EvalConfig, protocol: Protocol):
@@ -300,13 +290,13 @@ class _GameRun:
         self.states = self.vec.get_states()
 
     def checkpoint(self) -> dict[str, Any]:
-        return {"states": encode_states(self.states), "np_random": _rng_state(self.vec.np_random),
+        return {"states": encode_states(self.states), "rng": self.vec.get_rng_state(),
                 "episode": self.episode.tolist()}
 
     def restore(self, cp: dict[str, Any]) -> None:
         self.vec.reset(seed=self.seed)
         self.vec.set_states(decode_states(cp["states"]))
-        self.vec.np_random = _rng_from_state(cp["np_random"])
+        self.vec.set_rng_state(cp["rng"])
         self.episode = np.asarray(cp["episode"], dtype=np.int64)
         self._observe()
 
