@@ -234,12 +234,14 @@ class VLMGymVectorEnv(EngineViews, VectorEnv[Any, Any, Any]):
             return list(actions)
         return actions
 
-    def render(self) -> np.ndarray | None:  # type: ignore[override]  # one batched array, not a tuple
-        """Frames ``(num_envs, H, W, 3)`` of every env (``render_mode="rgb_array"``)."""
+    def render(self) -> tuple[np.ndarray, ...] | None:
+        """One ``(H, W, 3)`` frame per env (``render_mode="rgb_array"``), as a tuple like every
+        Gymnasium vector env's (its ``RecordVideo`` needs a sequence); ``np.stack`` gives one array.
+        The frames are composed in one batch."""
         if self.render_mode is None:
             gym.logger.warn("render() called without a render_mode; pass render_mode='rgb_array'")
             return None
-        return self.engine.frames(self.engine.batch)
+        return tuple(self.engine.frames(self.engine.batch))
 
     # -- snapshots, scoring, sampling ------------------------------------------------------------
     def get_states(self, indices: Sequence[int] | None = None) -> list[GameState]:
