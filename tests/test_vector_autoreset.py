@@ -166,3 +166,157 @@ def test_images_equal_the_reference_across_restarts(env_id, mode, env_kwargs_for
     picks = [[(0, int(rng.integers(10_000))) for _ in range(2)] for _ in range(10)]
     play(env_id, mode, env_kwargs_for, seed=11, n=2, max_steps=3, action_mode="index", picks=picks,
          obs_mode="image+text")
+
+
+# -- NEXT_STEP details, and the Gymnasium wrappers that read episodes ----------------------------------
+def _vec(mode, **kw):
+    kw = {"size": 3, "obs_mode": "text", **kw}
+    return gym.make_vec("VLMGym/2048-v0", num_envs=3, autoreset_mode=mode, **kw)
+
+
+def _legal_answers(vec):
+    index = np.array([np.flatnonzero(m)[0] if m.any() else 0 for m in vec.legal_masks()], dtype=np.int64)
+    return [f"<answer>{t}</answer>" for t in vec.game.index_answers(index)]
+
+
+@pytest.mark.parametrize("spelling", [AutoresetMode.NEXT_STEP, "next_step", "NextStep", "NEXT_STEP", " Next_Step "])
+def test_autoreset_mode_spellings(spelling):
+    assert _vec(spelling).metadata["autoreset_mode"] is AutoresetMode.NEXT_STEP
+
+
+def test_bad_autoreset_mode_names_the_allowed_ones():
+    with pytest.raises(ValueError, match="'next_step', 'same_step', 'disabled'"):
+        _vec("sometimes")
+    with pytest.raises(ValueError, match="autoreset_mode"):
+        _vec(3)
+
+
+@pytest.mark.parametrize("reward_mode", ["binary", "score"])
+def test_the_answer_after_the_end_is_ignored_and_says_so(reward_mode):
+    vec = _vec("next_step", max_episode_steps=1, reward_mode=reward_mode)
+    vec.reset(seed=0)
+    _, _, _, trunc, info = vec.step(_legal_answers(vec))
+    assert trunc.all() and not info["autoreset"].any() and (info["action_status"] == "ok").all()
+    finished = vec.get_states()
+    obs, reward, term, trunc, info = vec.step(_legal_answers(vec))
+    assert info["autoreset"].all() and info["_autoreset"].all()
+    assert info["action_status"].tolist() == ["ignored"] * 3 and reward.tolist() == [0.0] * 3
+    assert not term.any() and not trunc.any()
+    assert list(info["action"]) == [None] * 3 and list(info["parse_error"]) == [None] * 3
+    assert not info["success"].any() and not info["gain"].any() and not info["merges"].any()
+    assert list(info["end_reason"]) == [None] * 3
+    assert info["steps"].tolist() == [0, 0, 0] and info["score"].tolist() == [0, 0, 0]
+    assert obs == tuple(info["board_text"]) and vec.get_states() != finished
+    _, reward, _, _, info = vec.step(_legal_answers(vec))  # the new game plays
+    assert not info["autoreset"].any() and (info["action_status"] == "ok").all() and info["steps"].tolist() == [1] * 3
+
+
+def test_reset_mask_set_states_and_random_steps_cancel_or_perform_the_pending_restarts():
+    vec = _vec("next_step", max_episode_steps=1)
+    vec.reset(seed=0)
+    vec.step(_legal_answers(vec))  # all three ended: they restart on the next step
+    ended = vec.get_states()
+    vec.reset(options={"reset_mask": np.array([True, False, False])})  # env 0: a new game now, no restart pending
+    vec.set_states([ended[1]], [1])  # env 1: back to its finished game, nothing pending
+    _, _, _, trunc, info = vec.step(_legal_answers(vec))
+    assert info["autoreset"].tolist() == [False, False, True]
+    assert info["action_status"][2] == "ignored" and info["action_status"][0] != "ignored"
+    assert trunc[0] and info["steps"][0] == 1
+    # random_steps performs pending restarts first, as the next step would
+    vec.reset(seed=1)
+    vec.step(_legal_answers(vec))
+    vec.random_steps(0)
+    assert vec.get_states() != ended and [s["steps"] for s in vec.get_states()] == [0, 0, 0]
+    _, _, _, _, info = vec.step(_legal_answers(vec))
+    assert not info["autoreset"].any()
+    # ... or, with reset_finished=False, leaves those envs alone (still pending)
+    vec.reset(seed=1)
+    vec.step(_legal_answers(vec))
+    before = vec.get_states()
+    vec.random_steps(3, reset_finished=False)
+    assert vec.get_states() == before
+    _, _, _, _, info = vec.step(_legal_answers(vec))
+    assert info["autoreset"].all()
+
+
+def test_score_ignores_pending_restarts():
+    vec = _vec("next_step", max_episode_steps=1)
+    vec.reset(seed=0)
+    vec.step(_legal_answers(vec))
+    states = vec.get_states()
+    rewards, info = vec.score(states, _legal_answers(vec))
+    assert "ignored" not in set(info["action_status"]) and vec.get_states() == states
+    _, _, _, _, info = vec.step(_legal_answers(vec))
+    assert info["autoreset"].all()
+
+
+@pytest.mark.parametrize("mode", MODES, ids=lambda m: m.value)
+@pytest.mark.parametrize("env_id", IDS)
+def test_record_episode_statistics_reports_each_games_score_and_steps(env_id, mode, env_kwargs_for):
+    """With reward_mode="score" an episode's return is its game's final score and its length the
+    game's step counter: RecordEpisodeStatistics must agree in every autoreset mode."""
+    vec, _ = make_pair(env_id, 3, mode, env_kwargs_for, obs_mode="text", reward_mode="score", max_episode_steps=5)
+    ref_vec = vec
+    env = gym.wrappers.vector.RecordEpisodeStatistics(vec)
+    env.reset(seed=4)
+    rng = np.random.default_rng(4)
+    seen = 0
+    for _ in range(40):
+        picks = [(0 if rng.random() < 0.9 else 2, int(rng.integers(10_000))) for _ in range(3)]
+        _, reward, term, trunc, info = env.step(choose_actions(ref_vec, picks))
+        done = term | trunc
+        assert ("episode" in info) == done.any()
+        if not done.any():
+            continue
+        final = info["final_info"] if mode == AutoresetMode.SAME_STEP else info
+        assert info["_episode"].tolist() == done.tolist()
+        for i in np.flatnonzero(done):
+            assert info["episode"]["r"][i] == final["score"][i], (i, info["episode"], final["score"])
+            assert info["episode"]["l"][i] == final["steps"][i], (i, info["episode"], final["steps"])
+            seen += 1
+        if mode == AutoresetMode.DISABLED:
+            env.reset(options={"reset_mask": done.copy()})
+    assert seen >= 3
+    assert list(env.return_queue) and len(env.return_queue) == len(env.length_queue) == seen
+
+
+@pytest.mark.parametrize("mode", MODES, ids=lambda m: m.value)
+def test_dict_info_to_list_in_every_mode(mode):
+    env = gym.wrappers.vector.DictInfoToList(gym.wrappers.vector.RecordEpisodeStatistics(
+        _vec(mode, max_episode_steps=1)))
+    _, infos = env.reset(seed=0)
+    assert [set(i) >= {"prompt", "board_text", "score", "steps"} for i in infos] == [True] * 3
+    _, _, _, trunc, infos = env.step(["<answer>0</answer>"] * 3)
+    assert trunc.all() and all(i["episode"]["l"] == 1 for i in infos)
+    if mode == AutoresetMode.SAME_STEP:
+        assert all(i["autoreset"] and i["final_info"]["steps"] == 1 and isinstance(i["final_obs"], str) for i in infos)
+    else:
+        assert all(not i["autoreset"] and "final_info" not in i for i in infos)
+    if mode == AutoresetMode.DISABLED:
+        env.reset(options={"reset_mask": trunc.copy()})
+    _, _, _, _, infos = env.step(["<answer>0</answer>"] * 3)
+    if mode == AutoresetMode.NEXT_STEP:
+        assert all(i["autoreset"] and i["action_status"] == "ignored" and i["action"] is None for i in infos)
+
+
+def test_rng_state_round_trip_continues_exactly():
+    import json
+
+    a, b = _vec("same_step", max_episode_steps=2), _vec("same_step", max_episode_steps=2)
+    a.reset(seed=7)
+    a.step(_legal_answers(a))
+    saved = json.loads(json.dumps(a.get_rng_state()))  # JSON data, as eval checkpoints store it
+    b.reset(seed=99)
+    b.set_states(a.get_states())
+    b.set_rng_state(saved)
+    for _ in range(6):  # restarts on the way draw from the restored generators
+        oa, *_ = a.step(_legal_answers(a))
+        ob, *_ = b.step(_legal_answers(b))
+        assert oa == ob
+    a.random_steps(5)
+    b.random_steps(5)
+    assert a.get_states() == b.get_states()
+    with pytest.raises(ValueError, match="3 envs"):
+        b.set_rng_state({"np_random": saved["np_random"], "dealers": saved["dealers"][:2]})
+    with pytest.raises(ValueError, match="bit generator"):
+        b.set_rng_state({"np_random": {"bit_generator": "Nope"}, "dealers": saved["dealers"]})

@@ -259,8 +259,9 @@ class _GameRun:
             raise ValueError(f"{env_id} is not a vlmgym environment (its vector env is {type(vec).__name__})")
         if vec.autoreset_mode != gym.vector.AutoresetMode.SAME_STEP:
             vec.close()
-            raise ValueError("the harness replaces finished boards within the step: autoreset_mode must be "
-                             "'same_step'")
+            raise ValueError("the harness plays every answer and replaces finished boards within the step: "
+                             "autoreset_mode must be 'same_step' (NEXT_STEP would ignore the answer given "
+                             "after each finished board, DISABLED would leave the board finished)")
         self.vec = vec
         self.game = vec.game
         spec = gym.spec(env_id)
