@@ -15,6 +15,7 @@ import types
 import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import gymnasium as gym
@@ -28,6 +29,8 @@ from gymnasium.wrappers import TransformObservation as SingleTransformObservatio
 from gymnasium.wrappers import TransformReward as SingleTransformReward
 
 from vector_cases import one_id_per_game, small_kwargs
+
+ROOT = Path(__file__).resolve().parents[1]
 
 IDS = one_id_per_game()
 OBS_MODES = ("image", "text", "image+text")
@@ -331,3 +334,13 @@ def test_record_video_records_every_episode_of_the_first_env(env_id, mode, env_k
     reader = imageio_ffmpeg.read_frames(path)
     assert tuple(next(reader)["size"]) == (frames[0].shape[1], frames[0].shape[0])
     assert sum(1 for _ in reader) == len(expected[0])
+
+
+def test_the_example_rollout_loop_runs_and_reports_episodes():
+    spec = importlib.util.spec_from_file_location("vector_wrappers", ROOT / "examples" / "vector_wrappers.py")
+    assert spec and spec.loader
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    episodes = module.rollout("VLMGym/Shisensho-v0", n=2, steps=60)
+    assert episodes and all(1 <= length <= 50 for _, length in episodes)
+    assert all(ret == length for ret, length in episodes)  # a legal Shisen-Sho move scores 1: every move counted
