@@ -159,16 +159,23 @@ class VLMGymVectorEnv(EngineViews, VectorEnv[Any, Any, Any]):
             self.engine.set_states(list(options["states"]), idx)
         else:
             if base is not None:
-                seed = [base + int(i) for i in idx]
-            self._seed_dealers(idx, seed)
+                seeds: list[Any] | None = [base + int(i) for i in idx]
+            elif seed is None:
+                seeds = None
+            elif isinstance(seed, (Sequence, np.ndarray)) and not isinstance(seed, (str, bytes)):
+                seeds = list(seed)
+            else:
+                raise ValueError(f"seed must be an int, a list with one seed (or None) per reset env, or None; "
+                                 f"got {seed!r}")
+            self._seed_dealers(idx, seeds)
             self._deal(idx)
         self._pending[idx] = False
         self._started = True
         return mask
 
-    def _seed_dealers(self, idx: np.ndarray, seed: Sequence[int | None] | None) -> None:
+    def _seed_dealers(self, idx: np.ndarray, seed: list[Any] | None) -> None:
         """Env ``idx[j]`` deals from ``default_rng(seed[j])`` from now on (``None``: keep its own)."""
-        seeds = [None] * len(idx) if seed is None else list(seed)
+        seeds = [None] * len(idx) if seed is None else seed
         if len(seeds) != len(idx):
             raise ValueError(f"expected {len(idx)} seeds, got {len(seeds)}")
         for s in seeds:
