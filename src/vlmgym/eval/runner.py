@@ -297,6 +297,10 @@ class _GameRun:
     def restore(self, cp: dict[str, Any]) -> None:
         self.vec.reset(seed=self.seed)
         self.vec.set_states(decode_states(cp["states"]))
+        if "rng" not in cp:  # written before each env had its own generator of new games
+            raise ValueError(f"{self.env_id}: this checkpoint comes from an older vlmgym that did not save each "
+                             "env's generator of new games, so a resumed run would not continue exactly: resume "
+                             "it with the vlmgym version that started it, or start a new evaluation")
         self.vec.set_rng_state(cp["rng"])
         self.episode = np.asarray(cp["episode"], dtype=np.int64)
         self._observe()
