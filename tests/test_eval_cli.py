@@ -198,6 +198,7 @@ def test_python_api_with_a_policy_object(tmp_path):
     (["VLMGym/2048-v0", "--resume"], "--resume needs --out"),
     (["VLMGym/2048-v0", "action_mode=index"], "action_mode must be 'text'"),
     (["VLMGym/2048-v0", "autoreset_mode=disabled"], "autoreset_mode must be 'same_step'"),
+    (["VLMGym/2048-v0", "autoreset_mode=next_step"], "NEXT_STEP would ignore the answer"),
 ])
 def test_cli_errors_are_clear(args, message, tmp_path, capsys, monkeypatch):
     monkeypatch.delenv("VLMGYM_UNSET_KEY", raising=False)

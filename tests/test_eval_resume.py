@@ -114,3 +114,21 @@ def test_resume_refuses_a_different_evaluation(reference, tmp_path, capsys):
     assert "steps: saved 30, now 31" in capsys.readouterr().err
     assert main(["eval", "--resume", "--out", str(tmp_path / "missing")]) == 2
     assert "nothing to resume" in capsys.readouterr().err
+
+
+def test_resume_refuses_a_checkpoint_without_the_envs_generators(reference, tmp_path, capsys):
+    # checkpoints of older versions saved only the vector env's own generator: continuing them would
+    # deal other games after a restart, so the harness says so instead of resuming inexactly
+    _, ref_out, _ = reference
+    out = tmp_path / "old"
+    shutil.copytree(ref_out, out)
+    (out / "summary.json").unlink()
+    lines = []
+    for line in (out / "checkpoints.jsonl").read_text().splitlines():
+        cp = json.loads(line)
+        for g in cp["games"].values():
+            g["np_random"] = g.pop("rng")["np_random"]
+        lines.append(json.dumps(cp))
+    (out / "checkpoints.jsonl").write_text("\n".join(lines[:10]) + "\n")
+    assert main(["eval", "--resume", "--out", str(out), "--no-video", "--no-curves", "--no-progress"]) == 2
+    assert "older vlmgym" in capsys.readouterr().err

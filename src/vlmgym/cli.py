@@ -359,6 +359,13 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    """The ``vlmgym`` command; a closed stdout (``vlmgym list | head``) ends it quietly."""
+    from vlmgym.cli_pipes import run_quietly
+
+    return run_quietly(lambda: _main(argv))
+
+
+def _main(argv: list[str] | None) -> int:
     from vlmgym.eval.redaction import redact_text  # what is printed is redacted
 
     args = build_parser().parse_args(argv)

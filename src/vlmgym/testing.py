@@ -11,7 +11,8 @@ It builds the game's single and vector envs and checks, with public API only:
 =========================  ==================================================================
 ``check_env``              Gymnasium's ``check_env`` (render check included) in every obs/action/reward mode
 ``determinism``            seeded resets and steps repeat exactly, also on a reused env
-``vector_matches_single``  a vector env equals single envs seeded alike, step by step, autoresets included
+``vector_matches_single``  a vector env equals single envs seeded alike, step by step, new games after
+                           autoresets included
 ``snapshots``              ``to_bytes``/``from_bytes`` round trip, identical futures, immutability, corrupt bytes refused
 ``rules``                  the rules normalise like a snapshot's; a snapshot restores into a fresh env
 ``make_state``             ``make_state`` rebuilds a state, draws a fresh stream without ``rng=``, refuses bad fields
@@ -26,7 +27,7 @@ It builds the game's single and vector envs and checks, with public API only:
 ``sampler``                the state sampler draws nothing while moving and composes one frame per state
 ``oracle``                 the ``oracle`` policy's answers are legal (and deterministic)
 ``bad_input``              bad kwargs and actions raise clear errors; no model text raises
-``autoreset``              SAME_STEP and DISABLED autoreset behave as documented; NEXT_STEP is refused
+``autoreset``              SAME_STEP, NEXT_STEP and DISABLED autoreset behave as documented
 ``image_sizes``            multiples of 28 px, the paper's 640x840, too small refused
 ``human_render``           ``render_mode="human"`` (Gymnasium's ``HumanRendering``) works headless (with pygame)
 =========================  ==================================================================
@@ -188,7 +189,7 @@ def _vector_matches_single(t: _Target, seed: int) -> None:
             if te or tr:
                 _require(np.array_equal(info["final_obs"][i]["image"], o["image"]),
                          f"{where}: final_obs of the finished game differs from the single env's last image")
-                o, inf = s.reset(options={"state": vec.get_states([i])[0]})  # streams differ after autoreset
+                o, inf = s.reset()  # the single env's next game must be the vector env's new one
             new_outs.append((o, inf))
         outs = new_outs
     vec.close()
@@ -538,25 +539,44 @@ def _autoreset(t: _Target, seed: int) -> None:
     from gymnasium.vector import AutoresetMode
 
     try:
-        t.make_vec(2, autoreset_mode=AutoresetMode.NEXT_STEP)
+        t.make_vec(2, autoreset_mode="sometimes")
     except ValueError as exc:
-        _require("NEXT_STEP" in str(exc), f"NEXT_STEP refusal should say why: {exc}")
+        _require("next_step" in str(exc), f"a bad autoreset_mode should name the allowed ones: {exc}")
     else:
-        raise _Failed("autoreset_mode=NEXT_STEP was accepted")
-    for mode in (AutoresetMode.SAME_STEP, AutoresetMode.DISABLED):
-        vec = t.make_vec(3, autoreset_mode=mode, max_episode_steps=2, obs_mode="text")
-        _require(vec.metadata["autoreset_mode"] == mode, "metadata['autoreset_mode'] is wrong")
+        raise _Failed("autoreset_mode='sometimes' was accepted")
+    for mode in (AutoresetMode.SAME_STEP, AutoresetMode.NEXT_STEP, AutoresetMode.DISABLED):
+        vec = t.make_vec(3, autoreset_mode=mode.value, max_episode_steps=2, obs_mode="text")
+        _require(vec.metadata["autoreset_mode"] == mode, f"{mode}: metadata['autoreset_mode'] is wrong")
         obs, _ = vec.reset(seed=seed)
         vec.step(["x"] * 3)
-        obs, _, term, trunc, info = vec.step(["x"] * 3)
+        obs, reward, term, trunc, info = vec.step(["x"] * 3)
         _require(trunc.all() and not term.any(), f"{mode}: two unparsable steps should truncate at 2")
         if mode == AutoresetMode.SAME_STEP:
             _require(info["_final_obs"].all() and info["final_info"]["steps"].tolist() == [2, 2, 2]
-                     and info["steps"].tolist() == [0, 0, 0]
+                     and info["steps"].tolist() == [0, 0, 0] and info["autoreset"].all()
                      and info["final_info"]["action_status"].tolist() == ["unparsable"] * 3,
                      "SAME_STEP: final_obs/final_info or the new games are wrong")
+        elif mode == AutoresetMode.NEXT_STEP:
+            _require("final_obs" not in info and info["steps"].tolist() == [2, 2, 2] and not info["autoreset"].any()
+                     and obs == tuple(info["board_text"]), "NEXT_STEP: the step that ends must show the last board")
+            finished = vec.get_states([2])[0]
+            vec.set_states([finished], [2])  # restoring a state cancels its pending restart
+            legal = [int(np.flatnonzero(m)[0]) if m.any() else 0 for m in vec.legal_masks()]
+            obs2, reward, term, trunc, info = vec.step(_answers(vec.game, legal))
+            _require(info["autoreset"].tolist() == [True, True, False]
+                     and info["action_status"][:2].tolist() == ["ignored", "ignored"]
+                     and reward[:2].tolist() == [0.0, 0.0] and not term[:2].any() and not trunc[:2].any()
+                     and info["steps"][:2].tolist() == [0, 0] and info["action"][0] is None,
+                     "NEXT_STEP: the step after the end must restart with the answer ignored, reward 0")
+            _require(info["action_status"][2] != "ignored" and trunc[2], "NEXT_STEP: set_states must cancel the restart")
+            for i in range(2):  # the new game is env i's next one, as a single env seeded seed + i deals it
+                single = t.make(obs_mode="text")
+                single.reset(seed=seed + i)
+                _require(single.reset()[0] == obs2[i], f"NEXT_STEP: env {i} restarted with another game than "
+                         "a single env's second one")
         else:
-            _require("final_obs" not in info and info["steps"].tolist() == [2, 2, 2], "DISABLED reset by itself")
+            _require("final_obs" not in info and info["steps"].tolist() == [2, 2, 2] and not info["autoreset"].any(),
+                     "DISABLED reset by itself")
             mask = np.array([True, False, True])
             before = vec.get_states([1])[0]
             obs2, info2 = vec.reset(options={"reset_mask": mask})

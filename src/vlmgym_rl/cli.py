@@ -376,6 +376,13 @@ def _version() -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
+    """The ``vlmgym-rl`` command; a closed stdout (``vlmgym-rl --help | head -1``) ends it quietly."""
+    from vlmgym.cli_pipes import run_quietly
+
+    return run_quietly(lambda: _main(argv))
+
+
+def _main(argv: list[str] | None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     if argv and argv[0] == "--version":
         print(_version())

@@ -39,8 +39,10 @@ REWARD_MODES = ("binary", "score")
 #: Characters of text spaces: printable ASCII including space, punctuation, tab and newline.
 TEXT_CHARSET = frozenset(string.printable)
 _ANSWER_MAX_LENGTH = 8192
-# info["action_status"] by code: 0 unparsable, 1 parsed but illegal, 2 applied
-_STATUS = np.array(["unparsable", "illegal", "ok"], dtype=object)
+# info["action_status"] by code: 0 unparsable, 1 parsed but illegal, 2 applied, 3 ignored (the env
+# restarted in this step under NEXT_STEP autoreset, so its answer was never read)
+_STATUS = np.array(["unparsable", "illegal", "ok", "ignored"], dtype=object)
+_IGNORED = 3
 
 
 def choice(name: str, value: Any, allowed: Sequence[str]) -> str:
@@ -283,26 +285,40 @@ class Engine:
         terminated, reason = self.game.is_over(batch)
         return out, terminated, reason
 
-    def transition(self, batch: Batch, actions: Any) -> Transition:
-        """Apply one action per env of ``batch`` in place (no pictures)."""
+    def transition(self, batch: Batch, actions: Any, skip: np.ndarray | None = None) -> Transition:
+        """Apply one action per env of ``batch`` in place (no pictures).
+
+        ``skip`` (bool, optional) marks envs whose action is ignored: every action is still
+        checked, but those envs are left untouched (not even their step counter moves) and report
+        reward 0, ``action_status == "ignored"`` and no action.
+        """
         n = len(batch["rng"])
         arr, active, parsed, errors = self.decode_actions(actions, n)
-        out, terminated, reason = self.advance(batch, arr, active)
+        if skip is not None:
+            active &= ~skip
+        out, terminated, reason = self.advance(batch, arr, active, counted=None if skip is None else ~skip)
         if self.reward_mode == "binary":
             reward = np.where(out.success, 1.0, -1.0)
         else:
             reward = out.gain.astype(np.float64)
-        status = _STATUS[active.astype(np.int8) + (active & out.legal)]
+        code = active.astype(np.int8) + (active & out.legal)
+        success, gain, details = out.success.astype(bool), out.gain.astype(np.int64), dict(out.info)
+        if errors is not None:
+            details["parse_error"] = errors
+        if skip is not None and skip.any():
+            code[skip] = _IGNORED
+            reward[skip] = 0.0
+            # the ignored answer: no action, no success, no gain, no details, no parse error
+            for values in (parsed, success, gain, reason, *details.values()):
+                values[skip] = None if values.dtype == object else 0
         info: dict[str, np.ndarray] = {
             "action": parsed,
-            "action_status": status,
-            "success": out.success.astype(bool),
-            "gain": out.gain.astype(np.int64),
+            "action_status": _STATUS[code],
+            "success": success,
+            "gain": gain,
             "end_reason": reason,
-            **out.info,
+            **details,
         }
-        if errors is not None:
-            info["parse_error"] = errors
         return Transition(reward=reward, terminated=terminated.astype(bool), info=info)
 
     def describe(self, batch: Batch) -> tuple[list[str], dict[str, np.ndarray]]:
@@ -342,26 +358,6 @@ class Engine:
     def terminal(self, batch: Batch) -> np.ndarray:
         """bool ``(B,)``: which envs of ``batch`` are in a finished game."""
         return np.asarray(self.game.is_over(batch)[0], dtype=bool)
-
-    # -- randomness --------------------------------------------------------------------------
-    @staticmethod
-    def seeds_for(seed: int | Sequence[int | None] | None, n: int,
-                  fallback: np.random.Generator) -> np.ndarray:
-        """Stream states for ``n`` envs: per-env integer seeds, or draws from ``fallback``."""
-        if seed is None:
-            return rngmod.seed_from(fallback, n)
-        seeds = [seed] if isinstance(seed, (int, np.integer)) else list(seed)
-        if len(seeds) != n:
-            raise ValueError(f"expected {n} seeds, got {len(seeds)}")
-        out = np.empty(n, dtype=np.uint64)
-        for i, s in enumerate(seeds):
-            if s is None:
-                out[i] = rngmod.seed_from(fallback)
-            elif isinstance(s, bool) or not isinstance(s, (int, np.integer)) or s < 0:
-                raise ValueError(f"seeds must be non-negative integers or None, got {s!r}")
-            else:
-                out[i] = rngmod.seed_from(np.random.default_rng(int(s)))
-        return out
 
 
 class EngineViews:

@@ -4,11 +4,16 @@
 ``vector_entry_point``): all envs advance in one set of array operations and frames are composed
 for the whole batch at once. Extras beyond Gymnasium: snapshots (``get_states``/``set_states``),
 counterfactual ``score`` for GRPO groups, and ``random_steps`` for the paper's state sampler.
+
+Every autoreset mode of Gymnasium is supported (``docs/api.md`` says what each returns). Env ``i``
+deals its games from a generator of its own, seeded like ``VLMGymEnv.reset(seed=seed + i)``, so a
+vector env equals a ``SyncVectorEnv`` of single envs seeded alike, new games after autoresets
+included.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import gymnasium as gym
@@ -24,7 +29,22 @@ from vlmgym.envs.single import RENDER_MODES, check_render_mode
 
 __all__ = ["VLMGymVectorEnv"]
 
-_AUTORESET = {"same_step": AutoresetMode.SAME_STEP, "disabled": AutoresetMode.DISABLED}
+#: Accepted spellings of each autoreset mode (besides the enum members and their values).
+_AUTORESET = {"next_step": AutoresetMode.NEXT_STEP, "same_step": AutoresetMode.SAME_STEP,
+              "disabled": AutoresetMode.DISABLED}
+
+
+def autoreset_mode_of(value: AutoresetMode | str) -> AutoresetMode:
+    """``AutoresetMode.X``, its value (``"NextStep"``) or its name (``"next_step"``) -> the mode."""
+    if isinstance(value, AutoresetMode):
+        return value
+    if isinstance(value, str):
+        key = value.strip().lower()
+        for mode in AutoresetMode:
+            if key in (mode.value.lower(), mode.name.lower()):
+                return mode
+    raise ValueError(f"autoreset_mode must be one of {', '.join(map(repr, _AUTORESET))} (or an "
+                     f"AutoresetMode), got {value!r}")
 
 
 def _masked(info: dict[str, np.ndarray], present: np.ndarray | None = None) -> dict[str, Any]:
@@ -43,10 +63,17 @@ class VLMGymVectorEnv(EngineViews, VectorEnv[Any, Any, Any]):
     Args:
         game: registered game name or a :class:`~vlmgym.core.game.Game`.
         num_envs: batch size.
-        autoreset_mode: ``AutoresetMode.SAME_STEP`` (default; a finished env restarts inside the
-            step, its last observation and info are in ``infos["final_obs"]``/``["final_info"]``)
-            or ``AutoresetMode.DISABLED`` (call ``reset(options={"reset_mask": mask})``).
-            ``NEXT_STEP`` is refused: it would silently drop the answer given to a finished env.
+        autoreset_mode: what happens to an env whose episode ended (``"same_step"``,
+            ``"next_step"``, ``"disabled"`` or an ``AutoresetMode``):
+
+            - ``SAME_STEP`` (default): it restarts inside the step; its last observation and info
+              are in ``infos["final_obs"]``/``["final_info"]``. Every answer is played, which is
+              what the evaluation harness and GRPO scoring need.
+            - ``NEXT_STEP`` (Gymnasium's default, needed by its observation wrappers): it restarts
+              on the next step, which returns its new first observation with reward 0,
+              terminated/truncated False, ``infos["autoreset"]`` True and ``action_status ==
+              "ignored"``: the answer given in that step is not played.
+            - ``DISABLED``: it stays finished until ``reset(options={"reset_mask": mask})``.
         max_episode_steps: truncate episodes after this many steps (``None``: no limit).
         obs_mode, action_mode, reward_mode, render_mode, cell_px, show_coords, hud, image_size,
         **game_kwargs: as for :class:`~vlmgym.envs.single.VLMGymEnv`. ``render_mode="rgb_array"``
@@ -64,14 +91,7 @@ class VLMGymVectorEnv(EngineViews, VectorEnv[Any, Any, Any]):
                  render_mode: str | None = None, cell_px: int = 56, show_coords: bool = False,
                  hud: bool | None = None, image_size: tuple[int, int] | str | None = None,
                  **game_kwargs: Any):
-        if isinstance(autoreset_mode, str):
-            mode = _AUTORESET.get(autoreset_mode.lower())
-        else:
-            mode = autoreset_mode if autoreset_mode in _AUTORESET.values() else None
-        if mode is None:
-            raise ValueError(f"autoreset_mode must be AutoresetMode.SAME_STEP or "
-                             f"AutoresetMode.DISABLED, got {autoreset_mode!r} (NEXT_STEP would "
-                             "drop the answer given to a finished env)")
+        mode = autoreset_mode_of(autoreset_mode)
         if max_episode_steps is not None and (isinstance(max_episode_steps, bool) or not isinstance(
                 max_episode_steps, (int, np.integer)) or max_episode_steps < 1):
             raise ValueError(f"max_episode_steps must be a positive integer or None, got {max_episode_steps!r}")
@@ -92,6 +112,10 @@ class VLMGymVectorEnv(EngineViews, VectorEnv[Any, Any, Any]):
         self.observation_space = batch_space(self.single_observation_space, self.num_envs)
         self.action_space = batch_space(self.single_action_space, self.num_envs)
         self._started = False
+        # env i's own generator of new games (a single env's np_random); None until env i is reset
+        self._dealers: list[np.random.Generator | None] = [None] * self.num_envs
+        # NEXT_STEP: envs whose episode ended in the last step and that restart in the next one
+        self._pending = np.zeros(self.num_envs, dtype=bool)
 
     # -- gymnasium API -----------------------------------------------------------------------
     def reset(self, *, seed: int | Sequence[int | None] | None = None,
@@ -99,8 +123,10 @@ class VLMGymVectorEnv(EngineViews, VectorEnv[Any, Any, Any]):
         """Reset all envs, or those in ``options["reset_mask"]``.
 
         ``seed``: an int (env ``i`` gets ``seed + i``, matching ``VLMGymEnv.reset(seed=seed + i)``),
-        a list with one seed (or ``None``) per reset env, or ``None``.
+        a list with one seed (or ``None``) per reset env, or ``None`` (each env goes on with its
+        own generator, as a single env does).
         ``options["states"]``: a list of :class:`GameState` to start from instead of new games.
+        A reset env's pending ``NEXT_STEP`` autoreset is cancelled.
         """
         mask = self.reset_states(seed=seed, options=options)
         texts, info = self.engine.describe(self.engine.batch)
@@ -133,26 +159,63 @@ class VLMGymVectorEnv(EngineViews, VectorEnv[Any, Any, Any]):
             self.engine.set_states(list(options["states"]), idx)
         else:
             if base is not None:
-                seed = [base + int(i) for i in idx]
-            self.engine.deal(idx, Engine.seeds_for(seed, len(idx), self.np_random))
+                seeds: list[Any] | None = [base + int(i) for i in idx]
+            elif seed is None:
+                seeds = None
+            elif isinstance(seed, (Sequence, np.ndarray)) and not isinstance(seed, (str, bytes)):
+                seeds = list(seed)
+            else:
+                raise ValueError(f"seed must be an int, a list with one seed (or None) per reset env, or None; "
+                                 f"got {seed!r}")
+            self._seed_dealers(idx, seeds)
+            self._deal(idx)
+        self._pending[idx] = False
         self._started = True
         return mask
 
+    def _seed_dealers(self, idx: np.ndarray, seed: list[Any] | None) -> None:
+        """Env ``idx[j]`` deals from ``default_rng(seed[j])`` from now on (``None``: keep its own)."""
+        seeds = [None] * len(idx) if seed is None else seed
+        if len(seeds) != len(idx):
+            raise ValueError(f"expected {len(idx)} seeds, got {len(seeds)}")
+        for s in seeds:
+            if s is not None and (isinstance(s, bool) or not isinstance(s, (int, np.integer)) or s < 0):
+                raise ValueError(f"seeds must be non-negative integers or None, got {s!r}")
+        for i, s in zip(idx, seeds):
+            if s is not None:
+                self._dealers[i] = np.random.default_rng(int(s))
+
+    def _deal(self, idx: np.ndarray) -> None:
+        """New games in envs ``idx``, each drawn from the env's own generator."""
+        streams = np.empty(len(idx), dtype=np.uint64)
+        for j, i in enumerate(idx):
+            dealer = self._dealers[i]
+            if dealer is None:  # never seeded: a generator drawn from the vector env's own
+                dealer = self._dealers[i] = np.random.default_rng(int(rngmod.seed_from(self.np_random)))
+            streams[j] = rngmod.seed_from(dealer)
+        self.engine.deal(idx, streams)
+
     def step(self, actions: Any) -> tuple[Any, np.ndarray, np.ndarray, np.ndarray, dict[str, Any]]:
-        """Apply one answer per env; finished envs restart in the same step (SAME_STEP mode)."""
+        """Apply one answer per env; finished envs restart as ``autoreset_mode`` says."""
         if not self._started:
             raise gym.error.ResetNeeded("call reset() before step()")
         engine = self.engine
         batch = engine.batch
-        tr = engine.transition(batch, self._as_actions(actions))
-        terminated = tr.terminated
+        # NEXT_STEP: envs that ended in the last step restart now; their answers are not played
+        restart = self._pending.copy()
+        tr = engine.transition(batch, self._as_actions(actions), skip=restart if restart.any() else None)
+        terminated = tr.terminated & ~restart
         if self.max_episode_steps is not None:
-            truncated = (batch["steps"] >= self.max_episode_steps) & ~terminated
+            truncated = (batch["steps"] >= self.max_episode_steps) & ~terminated & ~restart
         else:
             truncated = np.zeros(self.num_envs, dtype=bool)
         done = terminated | truncated
         final: dict[str, Any] = {}
-        if self.autoreset_mode == AutoresetMode.SAME_STEP and done.any():
+        if restart.any():
+            self._deal(np.flatnonzero(restart))
+        if self.autoreset_mode == AutoresetMode.NEXT_STEP:
+            self._pending = done.copy()
+        elif self.autoreset_mode == AutoresetMode.SAME_STEP and done.any():
             # finished envs: their last observation and info first, then new games; the whole
             # batch is composed once afterwards, so returned frames are never written to later
             idx = np.flatnonzero(done)
@@ -166,10 +229,11 @@ class VLMGymVectorEnv(EngineViews, VectorEnv[Any, Any, Any]):
             final_info.update({k: v.copy() for k, v in tr.info.items()})
             final = {"final_obs": final_obs, "_final_obs": done.copy(),
                      "final_info": _masked(final_info, done), "_final_info": done.copy()}
-            engine.deal(idx, rngmod.seed_from(self.np_random, len(idx)))
+            self._deal(idx)
+            restart = done
         texts, state_info = engine.describe(batch)
         obs = engine.observe(batch, texts)
-        infos = {**_masked({**state_info, **tr.info}), **final}
+        infos = {**_masked({**state_info, **tr.info, "autoreset": restart.copy()}), **final}
         return obs, tr.reward.copy(), terminated, truncated, infos
 
     def _as_actions(self, actions: Any) -> Any:
@@ -177,12 +241,14 @@ class VLMGymVectorEnv(EngineViews, VectorEnv[Any, Any, Any]):
             return list(actions)
         return actions
 
-    def render(self) -> np.ndarray | None:  # type: ignore[override]  # one batched array, not a tuple
-        """Frames ``(num_envs, H, W, 3)`` of every env (``render_mode="rgb_array"``)."""
+    def render(self) -> tuple[np.ndarray, ...] | None:
+        """One ``(H, W, 3)`` frame per env (``render_mode="rgb_array"``), as a tuple like every
+        Gymnasium vector env's (its ``RecordVideo`` needs a sequence); ``np.stack`` gives one array.
+        The frames are composed in one batch."""
         if self.render_mode is None:
             gym.logger.warn("render() called without a render_mode; pass render_mode='rgb_array'")
             return None
-        return self.engine.frames(self.engine.batch)
+        return tuple(self.engine.frames(self.engine.batch))
 
     # -- snapshots, scoring, sampling ------------------------------------------------------------
     def get_states(self, indices: Sequence[int] | None = None) -> list[GameState]:
@@ -190,10 +256,27 @@ class VLMGymVectorEnv(EngineViews, VectorEnv[Any, Any, Any]):
         return self.engine.get_states(indices)
 
     def set_states(self, states: Sequence[GameState], indices: Sequence[int] | None = None) -> None:
-        """Restore snapshots into all envs (or ``indices``); the next step continues from them."""
+        """Restore snapshots into all envs (or ``indices``); the next step continues from them
+        (a pending ``NEXT_STEP`` autoreset of those envs is cancelled)."""
         idx = np.arange(self.num_envs) if indices is None else np.asarray(indices, dtype=np.int64)
         self.engine.set_states(states, idx)
+        self._pending[idx] = False
         self._started = True
+
+    def get_rng_state(self) -> dict[str, Any]:
+        """The state of the env's generators as JSON data: its own (``np_random``: random actions of
+        :meth:`random_steps`, first streams of never-seeded envs) and each env's generator of new
+        games. With :meth:`get_states` it is all an exact continuation needs (``vlmgym eval --resume``)."""
+        return {"np_random": self.np_random.bit_generator.state,
+                "dealers": [None if d is None else d.bit_generator.state for d in self._dealers]}
+
+    def set_rng_state(self, state: Mapping[str, Any]) -> None:
+        """Restore generators saved by :meth:`get_rng_state` (of an env with as many envs)."""
+        dealers = state.get("dealers") if isinstance(state, Mapping) else None
+        if not isinstance(dealers, list) or len(dealers) != self.num_envs or "np_random" not in state:
+            raise ValueError(f"expected get_rng_state() of an env with {self.num_envs} envs, got {state!r:.200}")
+        self.np_random = _generator(state["np_random"])
+        self._dealers = [None if d is None else _generator(d) for d in dealers]
 
     def observe(self) -> tuple[Any, dict[str, Any]]:
         """Current observations and state info, without stepping (e.g. after ``set_states``)."""
@@ -252,21 +335,37 @@ class VLMGymVectorEnv(EngineViews, VectorEnv[Any, Any, Any]):
         """Advance every env by ``k`` uniformly random index actions without drawing anything.
 
         This is the paper's state sampler (reset, then K random moves). Envs whose game ends on
-        the way restart (``reset_finished=True``) or stay put.
+        the way restart (``reset_finished=True``) or stay put. A pending ``NEXT_STEP`` autoreset
+        happens first (with ``reset_finished``), as the next step would do it.
         """
         if not self._started:
             raise gym.error.ResetNeeded("call reset() before random_steps()")
         game, batch = self.game, self.engine.batch
         active = np.ones(self.num_envs, dtype=bool)
+        if self._pending.any():
+            if reset_finished:
+                self._deal(np.flatnonzero(self._pending))
+                self._pending[:] = False
+            else:
+                active &= ~self._pending
         for _ in range(int(k)):
             idx = self.np_random.integers(0, game.num_actions, size=self.num_envs)
             _, over, _ = self.engine.advance(batch, game.decode(idx), active, counted=active)
             if over.any():
                 if reset_finished:
-                    done = np.flatnonzero(over)
-                    self.engine.deal(done, rngmod.seed_from(self.np_random, len(done)))
+                    self._deal(np.flatnonzero(over))
                 else:
                     active &= ~over
+
+
+def _generator(state: Mapping[str, Any]) -> np.random.Generator:
+    """A numpy generator in ``state`` (a ``bit_generator.state`` dict)."""
+    name = state.get("bit_generator") if isinstance(state, Mapping) else None
+    if name not in ("PCG64", "PCG64DXSM", "MT19937", "Philox", "SFC64"):
+        raise ValueError(f"not a numpy bit generator state: {state!r:.200}")
+    bit_generator = getattr(np.random, name)()
+    bit_generator.state = dict(state)
+    return np.random.Generator(bit_generator)
 
 
 def _select(obs: Any, i: int) -> Any:

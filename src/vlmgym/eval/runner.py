@@ -242,16 +242,6 @@ def package_versions() -> dict[str, str]:
     return out
 
 
-def _rng_state(gen: np.random.Generator) -> dict[str, Any]:
-    return jsonable(gen.bit_generator.state)
-
-
-def _rng_from_state(state: dict[str, Any]) -> np.random.Generator:
-    bit_gen = getattr(np.random, state["bit_generator"])()
-    bit_gen.state = state
-    return np.random.Generator(bit_gen)
-
-
 # -- one game: a vector env with all its runs -------------------------------------------------
 class _GameRun:
     def __init__(self, env_id: str, config: EvalConfig, protocol: Protocol):
@@ -269,8 +259,9 @@ class _GameRun:
             raise ValueError(f"{env_id} is not a vlmgym environment (its vector env is {type(vec).__name__})")
         if vec.autoreset_mode != gym.vector.AutoresetMode.SAME_STEP:
             vec.close()
-            raise ValueError("the harness replaces finished boards within the step: autoreset_mode must be "
-                             "'same_step'")
+            raise ValueError("the harness plays every answer and replaces finished boards within the step: "
+                             "autoreset_mode must be 'same_step' (NEXT_STEP would ignore the answer given "
+                             "after each finished board, DISABLED would leave the board finished)")
         self.vec = vec
         self.game = vec.game
         spec = gym.spec(env_id)
@@ -300,13 +291,17 @@ class _GameRun:
         self.states = self.vec.get_states()
 
     def checkpoint(self) -> dict[str, Any]:
-        return {"states": encode_states(self.states), "np_random": _rng_state(self.vec.np_random),
+        return {"states": encode_states(self.states), "rng": self.vec.get_rng_state(),
                 "episode": self.episode.tolist()}
 
     def restore(self, cp: dict[str, Any]) -> None:
         self.vec.reset(seed=self.seed)
         self.vec.set_states(decode_states(cp["states"]))
-        self.vec.np_random = _rng_from_state(cp["np_random"])
+        if "rng" not in cp:  # written before each env had its own generator of new games
+            raise ValueError(f"{self.env_id}: this checkpoint comes from an older vlmgym that did not save each "
+                             "env's generator of new games, so a resumed run would not continue exactly: resume "
+                             "it with the vlmgym version that started it, or start a new evaluation")
+        self.vec.set_rng_state(cp["rng"])
         self.episode = np.asarray(cp["episode"], dtype=np.int64)
         self._observe()
 
