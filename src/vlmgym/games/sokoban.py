@@ -113,6 +113,7 @@ _END_REASONS = np.array([None, "solved", "deadlock", "no_moves"], dtype=object)
 # a set of free directions as a 4-bit pattern (up = 1, right = 2, down = 4, left = 8): how many,
 # and the k-th of them in the order up, right, down, left
 _FREE_COUNT = np.array([bin(p).count("1") for p in range(16)])
+_BITS = np.array([1, 2, 4, 8])
 _KTH_FREE = np.array([[([d for d in range(4) if p >> d & 1] + [0] * 4)[k] for k in range(4)] for p in range(16)])
 
 
@@ -139,41 +140,52 @@ def fallback_room(rows: int, cols: int, boxes: int) -> np.ndarray:
 
 
 def _attempt(u: np.ndarray, rows: int, cols: int, boxes: int, depth: int) -> tuple[np.ndarray, np.ndarray]:
-    """One generation attempt per row of uniforms ``u``; returns (boards (n, R, C), ok (n,))."""
+    """One generation attempt per row of uniforms ``u``; returns (boards (n, R, C), ok (n,)).
+
+    Written for the per-step cost: a deal runs ``search_depth`` steps whatever the batch, so each
+    step is a couple of dozen small array operations (tables instead of searches, one grid holding
+    walls and boxes).
+    """
     n, cells, steps = len(u), rows * cols, carve_steps(rows, cols)
     envs = np.arange(n)
-    # topology: a random walk stamping floor patterns
+    # topology: a random walk stamping floor patterns (the draws of every step read at once)
+    change = u[:, 3:3 + 3 * steps:3] < P_CHANGE_DIRECTION
+    turn = rngmod.uniform_below(u[:, 4:4 + 3 * steps:3], 4)
+    stamp = CARVE_PATTERNS.reshape(len(CARVE_PATTERNS), 9)[
+        rngmod.uniform_below(u[:, 5:5 + 3 * steps:3], len(CARVE_PATTERNS))]          # (n, steps, 9)
+    last_turn = np.maximum.accumulate(np.where(change, np.arange(steps), -1), axis=1)
+    direction = np.where(last_turn >= 0, np.take_along_axis(turn, np.maximum(last_turn, 0), axis=1),
+                         rngmod.uniform_below(u[:, 2], 4)[:, None])
     r = 1 + rngmod.uniform_below(u[:, 0], rows - 2)
     c = 1 + rngmod.uniform_below(u[:, 1], cols - 2)
-    d = rngmod.uniform_below(u[:, 2], 4)
-    floor = np.zeros((n, rows, cols), dtype=bool)
-    for s in range(steps):
-        base = 3 + 3 * s
-        d = np.where(u[:, base] < P_CHANGE_DIRECTION, rngmod.uniform_below(u[:, base + 1], 4), d)
-        r = np.clip(r + _DR[d], 1, rows - 2)
-        c = np.clip(c + _DC[d], 1, cols - 2)
-        pattern = CARVE_PATTERNS[rngmod.uniform_below(u[:, base + 2], len(CARVE_PATTERNS))]
-        for i in range(3):
-            for j in range(3):
-                floor[envs, r - 1 + i, c - 1 + j] |= pattern[:, i, j]
-    floor[:, [0, -1], :] = False
-    floor[:, :, [0, -1]] = False
-    open_ = floor.reshape(n, cells)
+    centre = np.empty((n, steps), dtype=np.int64)
+    for s in range(steps):  # the walk stays inside the ring, so it is clipped step by step
+        r = np.clip(r + _DR[direction[:, s]], 1, rows - 2)
+        c = np.clip(c + _DC[direction[:, s]], 1, cols - 2)
+        centre[:, s] = r * cols + c
+    around = (np.arange(3)[:, None] - 1) * cols + (np.arange(3)[None, :] - 1)
+    where = centre[:, :, None] + around.reshape(9)                                     # (n, steps, 9)
+    open_ = np.zeros((n, cells), dtype=bool)
+    open_[np.broadcast_to(envs[:, None, None], where.shape)[stamp], where[stamp]] = True
+    ring = np.ones((rows, cols), dtype=bool)
+    ring[1:-1, 1:-1] = False
+    open_[:, ring.reshape(-1)] = False
     # placement: floor cells in the order of their draws; player first, then the targets
     start = 3 + 3 * steps
     order = np.argsort(np.where(open_, u[:, start:start + cells], 2.0), axis=1, kind="stable")
     ok = open_.sum(axis=1) >= boxes + 2
     player = np.where(ok, order[:, 0], cols + 1)  # an interior cell where the attempt already failed
     targets = order[:, 1:1 + boxes]
-    # reverse play: walk and pull, keep the last position with the best score. The boxes live in
-    # a grid of box numbers (-1: none) so that every step is a few small array operations.
-    off = np.array([-cols, 1, cols, -1])
-    box = targets.copy()
-    grid = np.full((n, cells), -1, dtype=np.int64)
+    # reverse play: walk and pull, keep the last position with the best score. One grid holds
+    # -2 for a wall, -1 for an empty cell and j for box j (an attempt that failed is all wall).
+    grid = np.where(open_ & ok[:, None], -1, -2)
     grid[envs[:, None], targets] = np.arange(boxes)
     is_target = np.zeros((n, cells), dtype=bool)
     is_target[envs[:, None], targets] = True
     tr, tc = np.divmod(targets, cols)
+    cr, cc = np.divmod(np.arange(cells), cols)
+    distance = np.abs(cr - tr[:, :, None]) + np.abs(cc - tc[:, :, None])              # (n, boxes, cells)
+    box = targets.copy()
     on_target = np.full(n, boxes)
     displacement = np.zeros(n, dtype=np.int64)
     last = np.full(n, -1)
@@ -181,34 +193,29 @@ def _attempt(u: np.ndarray, rows: int, cols: int, boxes: int, depth: int) -> tup
     best = np.zeros(n, dtype=np.int64)
     best_player, best_box = player.copy(), box.copy()
     walk = u[:, start + cells:]
-    weights = np.array([1, 2, 4, 8])
+    off = np.array([-cols, 1, cols, -1])
+    kth_step = np.where(_FREE_COUNT[:, None] > 0, off[_KTH_FREE], 0)                   # (16, 4)
+    envs2 = envs[:, None]
     for t in range(depth):
-        nxt = player[:, None] + off                                                     # (n, 4)
-        free = open_[envs[:, None], nxt] & (grid[envs[:, None], nxt] < 0)
-        pattern = (free @ weights) * ok
-        count = _FREE_COUNT[pattern]
-        k = np.minimum((walk[:, t] * count).astype(np.int64), np.maximum(count - 1, 0))
-        step = np.where(count > 0, off[_KTH_FREE[pattern, k]], 0)
-        behind = player - step
-        j = grid[envs, behind]
-        who = np.flatnonzero((step != 0) & (j >= 0))
+        pattern = (grid[envs2, player[:, None] + off] == -1) @ _BITS
+        step = kth_step[pattern, (walk[:, t] * _FREE_COUNT[pattern]).astype(np.int64)]
+        j = grid[envs, player - step]  # the cell behind the player (its own cell if it stays)
+        who = np.flatnonzero(j >= 0)
         if who.size:  # pull box j from behind the player into the cell it leaves
-            jw, src, dst = j[who], behind[who], player[who]
+            jw, src, dst = j[who], player[who] - step[who], player[who]
             grid[who, src] = -1
             grid[who, dst] = jw
             box[who, jw] = dst
-            sr, sc = np.divmod(src, cols)
-            dr, dc = np.divmod(dst, cols)
-            tjr, tjc = tr[who, jw], tc[who, jw]
-            displacement[who] += np.abs(dr - tjr) + np.abs(dc - tjc) - np.abs(sr - tjr) - np.abs(sc - tjc)
+            displacement[who] += distance[who, jw, dst] - distance[who, jw, src]
             on_target[who] += is_target[who, dst].astype(np.int64) - is_target[who, src]
             swaps[who] += jw != last[who]
             last[who] = jw
         player = player + step
         score = np.where((on_target > 0) | is_target[envs, player], 0, swaps * displacement)
         better = (score > 0) & (score >= best)
-        best = np.where(better, score, best)
-        best_player[better], best_box[better] = player[better], box[better]
+        best = np.maximum(best, score)
+        best_player = np.where(better, player, best_player)
+        best_box = np.where(better[:, None], box, best_box)
     ok &= best > 0
     out = np.where(open_, FLOOR, WALL).astype(np.uint8)
     out[envs[:, None], targets] = TARGET
@@ -718,26 +725,29 @@ def _apply(board: np.ndarray, move: int) -> np.ndarray:
     return out
 
 
-def _key(board: np.ndarray) -> bytes:
-    return bytes(board.shape) + board.tobytes()
+def _key(board: np.ndarray, limit: int) -> bytes:
+    """The cache key of a position searched with ``limit`` (a smaller limit may give up where a
+    larger one found a solution, so results are kept apart)."""
+    return limit.to_bytes(8, "little") + bytes(board.shape) + board.tobytes()
 
 
-def plan(board: np.ndarray, limit: int = SOLVER_MAX_STATES) -> Plan:
+def plan(board: np.ndarray, limit: int | None = None) -> Plan:
     """A shortest solution of one room (moves 0..3), by exact breadth-first search.
 
-    Exact within ``limit`` positions: among the shortest solutions the lexicographically smallest
-    (moves ordered up, right, down, left). Pushes into cells from which a box can never reach a
+    Exact within ``limit`` positions (default :data:`SOLVER_MAX_STATES`): among the shortest
+    solutions the lexicographically smallest (moves ordered up, right, down, left). Pushes into cells from which a box can never reach a
     target are not tried (they cannot be on any solution), so rooms with such a box already stuck
     are "unsolvable" at once. Solutions are cached position by position (a pure function of the
     position, so the cache only saves time).
     """
     board = np.ascontiguousarray(board, dtype=np.uint8)
+    limit = SOLVER_MAX_STATES if limit is None else int(limit)
     if not (board == BOX).any():
         return Plan([], "solved", 0)
     moves: list[int] = []
     current = board
     while True:  # follow cached positions as far as they go
-        k = _key(current)
+        k = _key(current, limit)
         move = _NEXT.get(k)
         if move is None:
             break
@@ -745,8 +755,8 @@ def plan(board: np.ndarray, limit: int = SOLVER_MAX_STATES) -> Plan:
         current = _apply(current, move)
         if not (current == BOX).any():
             return Plan(moves, "solved", len(moves))
-    if not moves and _key(board) in _STATUS:
-        status, states = _STATUS[_key(board)]
+    if not moves and _key(board, limit) in _STATUS:
+        status, states = _STATUS[_key(board, limit)]
         return Plan(None, status, states)
     room = _room(current)
     player, boxes = _position(current)
@@ -759,12 +769,12 @@ def plan(board: np.ndarray, limit: int = SOLVER_MAX_STATES) -> Plan:
         _STATUS.clear()
     if found is None:
         if not moves:
-            _STATUS[_key(board)] = (status, states)
+            _STATUS[_key(board, limit)] = (status, states)
             return Plan(None, status, states)
         raise AssertionError("a cached solution led to a position without one")  # pragma: no cover
     position = current
     for move in found:
-        _NEXT[_key(position)] = move
+        _NEXT[_key(position, limit)] = move
         position = _apply(position, move)
     return Plan(moves + found, "solved", states)
 
@@ -833,9 +843,9 @@ def _allowed(flat: list[int], room: _Room, player: int, o: int, has_box: list[bo
     return room.open[b] and not has_box[b]
 
 
-def next_move(board: np.ndarray) -> int:
+def next_move(board: np.ndarray, limit: int | None = None) -> int:
     """The solver's move for one room: the first move of :func:`plan`, else :func:`greedy_move`."""
-    found = plan(board)
+    found = plan(board, limit)
     if found.moves:
         return found.moves[0]
     return greedy_move(board)
