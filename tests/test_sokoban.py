@@ -119,8 +119,8 @@ def test_check_values_accepts_exactly_the_loadable_positions(data):
 
 
 # -- room generation ---------------------------------------------------------------------------------
-@settings(max_examples=25)
-@given(shapes(max_side=8), st.integers(1, 60), st.lists(seeds, min_size=1, max_size=3))
+@settings(max_examples=20)
+@given(shapes(max_side=8), st.integers(1, 40), st.lists(seeds, min_size=1, max_size=3))
 def test_deal_matches_the_reference_and_every_room_is_a_fresh_solvable_puzzle(shape, depth, streams):
     rows, cols, k = shape
     game = Sokoban(rows, cols, k, search_depth=depth)
@@ -284,7 +284,7 @@ def env_at(text: str, score: int = 0, **kwargs):
 
 
 def test_illegal_moves_change_nothing_and_pushes_follow_the_rules():
-    env = env_at(TWO_BOXES)
+    env = env_at(TWO_BOXES, end_on_deadlock=True)
     for answer in ("<answer>up</answer>", "<answer>left</answer>", "<answer>1</answer>"):  # wall; box into wall
         before = env.unwrapped.get_state()
         _, reward, terminated, truncated, info = env.step(answer)
@@ -297,9 +297,9 @@ def test_illegal_moves_change_nothing_and_pushes_follow_the_rules():
     assert info["end_reason"] == "deadlock"  # a box in a corner that is not a target
     _, reward, _, _, info = env.step("no idea")
     assert info["action_status"] == "unparsable" and reward == -1.0
-    env = env_at(TWO_BOXES, end_on_deadlock=False)
+    env = env_at(TWO_BOXES)  # the default: RAGEN's and VAGEN's episodes go on
     _, _, terminated, _, info = env.step("<answer>down</answer>")
-    assert not terminated and info["end_reason"] is None  # RAGEN's and VAGEN's episodes go on
+    assert not terminated and info["end_reason"] is None
     env = env_at("""
 #######
 #PXX_O#
@@ -359,7 +359,7 @@ def test_episodes_end_when_solved_stuck_or_after_100_steps():
     assert env.unwrapped.is_terminal(stuck) and not env.unwrapped.legal_actions(stuck).any()
     for env_id in IDS:
         assert gym.spec(env_id).max_episode_steps == 100
-    env = gym.make("VLMGym/Sokoban-v0", action_mode="index", obs_mode="text", end_on_deadlock=False)
+    env = gym.make("VLMGym/Sokoban-v0", action_mode="index", obs_mode="text")
     _, info = env.reset(seed=0)
     for k in range(1, 101):  # the first allowed move, again and again: the room is not solved
         _, _, terminated, truncated, info = env.step(int(np.flatnonzero(info["action_mask"])[0]))
@@ -374,8 +374,8 @@ def test_episodes_end_when_solved_stuck_or_after_100_steps():
     ({"cols": 5, "boxes": 4}, "boxes must be an integer from 1 to 3"),
     ({"cols": 12, "boxes": 7}, "boxes must be an integer from 1 to 6"),
     ({"boxes": True}, "boxes must be an integer"),
-    ({"search_depth": 0}, "search_depth must be an integer from 1 to 1000"),
-    ({"search_depth": 1001}, "search_depth must be an integer from 1 to 1000"),
+    ({"search_depth": 0}, "search_depth must be an integer from 1 to 300"),
+    ({"search_depth": 301}, "search_depth must be an integer from 1 to 300"),
     ({"end_on_deadlock": 1}, "end_on_deadlock must be True or False"),
 ])
 def test_bad_arguments_raise_value_errors_naming_the_range(kwargs, match):
@@ -430,7 +430,7 @@ def test_prompt_and_pixels():
         prompt = game.prompt(mode)
         assert "'V' box on a target" in prompt and "<answer>up</answer>" in prompt and "<perception>" in prompt
         assert "(row, column)" in prompt and "rows go 0 to 5" in prompt
-    assert "corner" in game.prompt("image") and "corner" not in Sokoban(end_on_deadlock=False).prompt("image")
+    assert "corner" not in game.prompt("image") and "corner" in Sokoban(end_on_deadlock=True).prompt("image")
     assert game.format_answer(3) == "left" and game.parse("<answer>2</answer>").action == 2
 
 

@@ -44,8 +44,9 @@ ENV_IDS.update({
 
 
 # Sokoban: RAGEN's and VAGEN's room (6x6, one box), then bigger rooms with more boxes. 100 steps, as
-# RAGEN and VAGEN play an episode; every generated room is solvable in at most search_depth = 100 moves.
-_SOKOBAN = {"game": "sokoban", "search_depth": 100, "end_on_deadlock": True}
+# RAGEN and VAGEN play an episode (which a box stuck in a corner does not end either); every room is
+# solvable in at most search_depth = 30 moves.
+_SOKOBAN = {"game": "sokoban", "search_depth": 30, "end_on_deadlock": False}
 ENV_IDS.update({
     "VLMGym/Sokoban-v0": ({**_SOKOBAN, "rows": 6, "cols": 6, "boxes": 1}, 100),
     "VLMGym/Sokoban7x7-v0": ({**_SOKOBAN, "rows": 7, "cols": 7, "boxes": 2}, 100),

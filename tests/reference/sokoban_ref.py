@@ -178,8 +178,8 @@ def fallback_room(rows: int, cols: int, boxes: int) -> Room:
     return room
 
 
-def attempt(u: list[float], rows: int, cols: int, boxes: int, depth: int) -> Room | None:
-    """One generation attempt from its block of uniforms, or ``None`` when it fails."""
+def topology(u: list[float], rows: int, cols: int) -> list[list[bool]]:
+    """The floor cells the carving walk of a round makes."""
     steps = int(1.7 * (rows + cols))
     r, c, d = 1 + below(u[0], rows - 2), 1 + below(u[1], cols - 2), below(u[2], 4)
     floor = [[False] * cols for _ in range(rows)]
@@ -198,21 +198,19 @@ def attempt(u: list[float], rows: int, cols: int, boxes: int, depth: int) -> Roo
         for cc in range(cols):
             if rr in (0, rows - 1) or cc in (0, cols - 1):
                 floor[rr][cc] = False
-    start = 3 + 3 * steps
-    cells = [(rr, cc) for rr in range(rows) for cc in range(cols) if floor[rr][cc]]
-    if len(cells) < boxes + 2:
-        return None
-    order = sorted(cells, key=lambda rc: (u[start + rc[0] * cols + rc[1]], rc))
-    player, targets = order[0], order[1:1 + boxes]
+    return floor
+
+
+def reverse_walk(floor: list[list[bool]], player: Cell, targets: list[Cell], v: list[float]):
+    """One reverse walk: its best score and the last position that had it (player, boxes)."""
     box = list(targets)            # box j starts on target j
     swaps, last = 0, None
     best, best_position = 0, None
-    for t in range(depth):
-        v = u[start + rows * cols + t]
+    for u in v:
         free = [k for k in range(4) if floor[step_to(player, k)[0]][step_to(player, k)[1]]
                 and step_to(player, k) not in box]
         if free:
-            k = free[below(v, len(free))]
+            k = free[below(u, len(free))]
             behind = step_to(player, (k + 2) % 4)
             if behind in box:      # pull it into the cell the player leaves
                 j = box.index(behind)
@@ -225,19 +223,35 @@ def attempt(u: list[float], rows: int, cols: int, boxes: int, depth: int) -> Roo
         score = 0 if covered else swaps * displacement
         if score > 0 and score >= best:
             best, best_position = score, (player, list(box))
+    return best, best_position
+
+
+def round_(u: list[float], rows: int, cols: int, boxes: int, depth: int) -> Room | None:
+    """One round of room generation from its block of uniforms, or ``None`` when it fails."""
+    floor = topology(u, rows, cols)
+    start = 3 + 3 * int(1.7 * (rows + cols))
+    cells = [(r, c) for r in range(rows) for c in range(cols) if floor[r][c]]
+    if len(cells) < boxes + 2:
+        return None
+    order = sorted(cells, key=lambda rc: (u[start + rc[0] * cols + rc[1]], rc))
+    player, targets = order[0], order[1:1 + boxes]
+    best, best_position = 0, None
+    for w in range(fast.GEN_WALKS):
+        v = u[start + rows * cols + w * depth: start + rows * cols + (w + 1) * depth]
+        score, position = reverse_walk(floor, player, targets, v)
+        if score > best:           # the first walk with the highest score
+            best, best_position = score, position
     if best_position is None:
         return None
-    walls = {(rr, cc) for rr in range(rows) for cc in range(cols) if not floor[rr][cc]}
+    walls = {(r, c) for r in range(rows) for c in range(cols) if not floor[r][c]}
     return assemble(Parts(rows, cols, walls, set(targets), set(best_position[1]), best_position[0]))
 
 
 def deal(stream: Stream, rows: int, cols: int, boxes: int, depth: int) -> Room:
     """A fresh room from ``stream`` (advanced as the game advances it)."""
-    block = 3 + 3 * int(1.7 * (rows + cols)) + rows * cols + depth
+    block = 3 + 3 * int(1.7 * (rows + cols)) + rows * cols + fast.GEN_WALKS * depth
     for _ in range(fast.GEN_ROUNDS):
-        blocks = [stream.uniforms(block) for _ in range(fast.GEN_PARALLEL)]
-        for u in blocks:
-            room = attempt(u, rows, cols, boxes, depth)
-            if room is not None:
-                return room
+        room = round_(stream.uniforms(block), rows, cols, boxes, depth)
+        if room is not None:
+            return room
     return fallback_room(rows, cols, boxes)

@@ -20,15 +20,15 @@ Room generation (:func:`generate_rooms`) follows gym-sokoban's recipe, batched: 
 carves the floor, the player and the boxes are placed (boxes on their targets, i.e. solved), then
 the player plays *backwards*, pulling boxes, and the most scrambled position of that reverse play
 is the room. Every position of a reverse play is solvable (play the pulls back as pushes), so every
-room is solvable by construction, in at most ``search_depth`` moves.
+room is solvable by construction, in at most ``search_depth`` moves. Where gym-sokoban searches
+every reverse play up to its depth, a round here plays :data:`GEN_WALKS` random reverse walks from
+the same start and keeps the best position any of them reached.
 
 Draw protocol (per env, from its own stream in ``batch["rng"]``; moves draw nothing)
 ------------------------------------------------------------------------------------
-A deal makes up to :data:`GEN_ROUNDS` rounds of :data:`GEN_PARALLEL` attempts. A round draws
-one block of ``3 + 3 * W + rows * cols + search_depth`` uniforms ``u`` per attempt, attempt by
-attempt (``W = int(1.7 * (rows + cols))`` carving steps, gym-sokoban's ``num_gen_steps``;
-``below(x, n) = min(floor(x * n), n - 1)``); the first attempt of the round that succeeds gives
-the room. An attempt:
+A deal makes up to :data:`GEN_ROUNDS` rounds. A round draws one block of
+``3 + 3 * W + rows * cols + GEN_WALKS * search_depth`` uniforms ``u`` (``W = int(1.7 * (rows +
+cols))`` carving steps, gym-sokoban's ``num_gen_steps``; ``below(x, n) = min(floor(x * n), n - 1)``):
 
 * **Topology.** The walk starts at row ``1 + below(u[0], rows - 2)``, column
   ``1 + below(u[1], cols - 2)``, direction ``below(u[2], 4)`` (0 up, 1 right, 2 down, 3 left).
@@ -36,17 +36,19 @@ the room. An attempt:
   direction becomes ``below(second, 4)``; the walk moves one cell in its direction (kept inside
   rows/columns ``1 .. side - 2``) and marks as floor the cells of pattern ``below(third, 5)`` of
   :data:`CARVE_PATTERNS` centred on it. The outer ring is wall.
-* **Placement.** With fewer than ``boxes + 2`` floor cells the attempt fails. Otherwise the floor
+* **Placement.** With fewer than ``boxes + 2`` floor cells the round fails. Otherwise the floor
   cells are ordered by ``u[3 + 3W + cell]`` (flat index ``r * cols + c``; ties by index): the
   first is the player, the next ``boxes`` the targets, each with its box on it.
-* **Reverse play.** Step ``t`` reads ``v = u[3 + 3W + rows*cols + t]``: of the directions whose
-  next cell is floor without a box (in the order up, right, down, left) the player takes the
+* **Reverse play.** Walk ``w`` (``0 .. GEN_WALKS - 1``) starts from that placement; its step ``t``
+  reads ``v = u[3 + 3W + rows*cols + w * search_depth + t]``: of the directions whose next cell is
+  floor without a box (in the order up, right, down, left) the player takes the
   ``below(v, count)``-th (none: it stays); a box right behind the player is pulled along into the
   cell the player left. The score of a position is ``swaps * displacement`` as in gym-sokoban
   (``swaps``: how often the pulled box changed, the first pull included; ``displacement``: the sum
   of every box's Manhattan distance from its own target), and 0 while a box or the player stands
-  on any target. The room is the *last* position with the highest positive score (so the player
-  often walks on after its last useful pull); with score 0 throughout, the attempt fails.
+  on any target. A walk's result is its *last* position with its highest positive score (so the
+  player often walks on after its last useful pull); the room is the result of the walk with the
+  highest score (the first of them on a tie). With score 0 in every walk the round fails.
 * If every round fails (rooms too small for their boxes), the env gets :func:`fallback_room`
   (no draws): an open room with the boxes one push below their targets.
 
@@ -70,8 +72,8 @@ from vlmgym.core.explain import cell_text as _cell
 from vlmgym.core.game import Batch, FieldSpec, Game, Outcome, Scorer, observation_sentence, register_game
 from vlmgym.core.state import GameState
 
-__all__ = ["Sokoban", "generate_rooms", "fallback_room", "plan", "SYMBOLS", "WALL", "FLOOR", "TARGET",
-           "BOX_ON_TARGET", "BOX", "PLAYER", "PLAYER_ON_TARGET", "SOLVED_BONUS", "GEN_ROUNDS", "GEN_PARALLEL",
+__all__ = ["Sokoban", "generate_rooms", "fallback_room", "plan", "next_move", "greedy_move", "draw_cell", "SYMBOLS", "WALL", "FLOOR", "TARGET",
+           "BOX_ON_TARGET", "BOX", "PLAYER", "PLAYER_ON_TARGET", "SOLVED_BONUS", "GEN_ROUNDS", "GEN_WALKS",
            "P_CHANGE_DIRECTION", "CARVE_PATTERNS", "SOLVER_MAX_STATES", "MIN_SIDE", "MAX_SIDE",
            "MAX_BOXES", "MAX_SEARCH_DEPTH"]
 
@@ -80,8 +82,10 @@ WALL, FLOOR, TARGET, BOX_ON_TARGET, BOX, PLAYER, PLAYER_ON_TARGET = range(7)
 SYMBOLS = "#_OVXPS"
 #: Score of the move that puts the last box on its target (gym-sokoban's ``reward_finished``).
 SOLVED_BONUS = 10
-#: Rounds of room generation per deal before the fallback room, and attempts per round.
-GEN_ROUNDS, GEN_PARALLEL = 8, 8
+#: Rounds of room generation per deal before the fallback room.
+GEN_ROUNDS = 24
+#: Random reverse walks per round (from the same room and placement; the best one is kept).
+GEN_WALKS = 32
 #: Probability that the carving walk turns at a step (gym-sokoban's ``p_change_directions``).
 P_CHANGE_DIRECTION = 0.35
 #: The floor patterns the carving walk stamps, centred on its position (gym-sokoban's masks).
@@ -96,7 +100,8 @@ CARVE_PATTERNS = np.array([
 SOLVER_MAX_STATES = 200_000
 MIN_SIDE, MAX_SIDE = 5, 16
 MAX_BOXES = 6
-MAX_SEARCH_DEPTH = 1000
+MAX_SEARCH_DEPTH = 300
+_CHUNK = 64  # envs generated together: bounds the memory of a round (walks x depth x boxes)
 
 _DR = np.array([-1, 0, 1, 0])
 _DC = np.array([0, 1, 0, -1])
@@ -107,8 +112,7 @@ _LEAVE = np.array([WALL, FLOOR, TARGET, BOX_ON_TARGET, BOX, FLOOR, TARGET], dtyp
 _ENTER = np.array([WALL, PLAYER, PLAYER_ON_TARGET, PLAYER_ON_TARGET, PLAYER, PLAYER, PLAYER_ON_TARGET],
                   dtype=np.uint8)  # player arrives (a box there was pushed on)
 _BOX_IN = np.array([WALL, BOX, BOX_ON_TARGET, BOX_ON_TARGET, BOX, BOX, BOX_ON_TARGET], dtype=np.uint8)
-_TEXT = np.frombuffer(SYMBOLS.encode(), dtype=np.uint8)
-_NEWLINE = ord("\n")
+_TEXT_TABLE = bytes.maketrans(bytes(range(len(SYMBOLS))), SYMBOLS.encode())
 _END_REASONS = np.array([None, "solved", "deadlock", "no_moves"], dtype=object)
 # a set of free directions as a 4-bit pattern (up = 1, right = 2, down = 4, left = 8): how many,
 # and the k-th of them in the order up, right, down, left
@@ -122,9 +126,9 @@ def carve_steps(rows: int, cols: int) -> int:
     return int(1.7 * (rows + cols))
 
 
-def draws_per_attempt(rows: int, cols: int, search_depth: int) -> int:
-    """Uniforms one generation attempt takes from an env's stream (see the module docstring)."""
-    return 3 + 3 * carve_steps(rows, cols) + rows * cols + search_depth
+def draws_per_round(rows: int, cols: int, search_depth: int) -> int:
+    """Uniforms one round of room generation takes from an env's stream (see the module docstring)."""
+    return 3 + 3 * carve_steps(rows, cols) + rows * cols + GEN_WALKS * search_depth
 
 
 # -- room generation ---------------------------------------------------------------------------------
@@ -139,16 +143,9 @@ def fallback_room(rows: int, cols: int, boxes: int) -> np.ndarray:
     return board
 
 
-def _attempt(u: np.ndarray, rows: int, cols: int, boxes: int, depth: int) -> tuple[np.ndarray, np.ndarray]:
-    """One generation attempt per row of uniforms ``u``; returns (boards (n, R, C), ok (n,)).
-
-    Written for the per-step cost: a deal runs ``search_depth`` steps whatever the batch, so each
-    step is a couple of dozen small array operations (tables instead of searches, one grid holding
-    walls and boxes).
-    """
+def _topology(u: np.ndarray, rows: int, cols: int) -> np.ndarray:
+    """The carving walk of every row of uniforms: open cells ``(n, rows * cols)``."""
     n, cells, steps = len(u), rows * cols, carve_steps(rows, cols)
-    envs = np.arange(n)
-    # topology: a random walk stamping floor patterns (the draws of every step read at once)
     change = u[:, 3:3 + 3 * steps:3] < P_CHANGE_DIRECTION
     turn = rngmod.uniform_below(u[:, 4:4 + 3 * steps:3], 4)
     stamp = CARVE_PATTERNS.reshape(len(CARVE_PATTERNS), 9)[
@@ -156,96 +153,125 @@ def _attempt(u: np.ndarray, rows: int, cols: int, boxes: int, depth: int) -> tup
     last_turn = np.maximum.accumulate(np.where(change, np.arange(steps), -1), axis=1)
     direction = np.where(last_turn >= 0, np.take_along_axis(turn, np.maximum(last_turn, 0), axis=1),
                          rngmod.uniform_below(u[:, 2], 4)[:, None])
-    r = 1 + rngmod.uniform_below(u[:, 0], rows - 2)
-    c = 1 + rngmod.uniform_below(u[:, 1], cols - 2)
-    centre = np.empty((n, steps), dtype=np.int64)
+    moves = np.stack([_DR[direction], _DC[direction]], axis=0)                         # (steps, 2, n)
+    moves = np.ascontiguousarray(moves.transpose(2, 0, 1))
+    at = np.stack([1 + rngmod.uniform_below(u[:, 0], rows - 2), 1 + rngmod.uniform_below(u[:, 1], cols - 2)])
+    lo, hi = np.array([[1], [1]]), np.array([[rows - 2], [cols - 2]])
+    seen = np.empty((steps, 2, n), dtype=np.int64)
     for s in range(steps):  # the walk stays inside the ring, so it is clipped step by step
-        r = np.clip(r + _DR[direction[:, s]], 1, rows - 2)
-        c = np.clip(c + _DC[direction[:, s]], 1, cols - 2)
-        centre[:, s] = r * cols + c
-    around = (np.arange(3)[:, None] - 1) * cols + (np.arange(3)[None, :] - 1)
-    where = centre[:, :, None] + around.reshape(9)                                     # (n, steps, 9)
+        at = np.minimum(np.maximum(at + moves[s], lo), hi)
+        seen[s] = at
+    centre = (seen[:, 0] * cols + seen[:, 1]).T                                          # (n, steps)
+    around = ((np.arange(3)[:, None] - 1) * cols + (np.arange(3)[None, :] - 1)).reshape(9)
+    where = centre[:, :, None] + around                                                 # (n, steps, 9)
     open_ = np.zeros((n, cells), dtype=bool)
-    open_[np.broadcast_to(envs[:, None, None], where.shape)[stamp], where[stamp]] = True
+    open_[np.broadcast_to(np.arange(n)[:, None, None], where.shape)[stamp], where[stamp]] = True
     ring = np.ones((rows, cols), dtype=bool)
     ring[1:-1, 1:-1] = False
     open_[:, ring.reshape(-1)] = False
+    return open_
+
+
+def _reverse_walks(open_: np.ndarray, player: np.ndarray, targets: np.ndarray, v: np.ndarray,
+                   cols: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """One reverse walk per row (``v``: its uniforms, ``(n, depth)``); per row its best score and
+    the position it had then (player ``(n,)``, boxes ``(n, boxes)``).
+
+    Written for the per-step cost, which a deal pays ``depth`` times whatever the batch: a step only
+    moves the player and the pulled box (one grid holds -2 for a wall, -1 for an empty cell and j for
+    box j) and records where everything is; the scores of all steps are computed afterwards at once.
+    """
+    n, depth = v.shape
+    boxes = targets.shape[1]
+    rows_ = np.arange(n)
+    grid = np.where(open_, -1, -2)
+    grid[rows_[:, None], targets] = np.arange(boxes)
+    off = np.array([-cols, 1, cols, -1])
+    kth_step = np.where(_FREE_COUNT[:, None] > 0, off[_KTH_FREE], 0)                        # (16, 4)
+    v = np.ascontiguousarray(v.T)  # (depth, n): one row per step
+    box = targets.copy()
+    player = player.copy()
+    seen_player = np.empty((n, depth), dtype=np.int16)  # cells < 256
+    seen_box = np.empty((n, depth, boxes), dtype=np.int16)
+    seen_pull = np.empty((n, depth), dtype=np.int8)
+    near = rows_[:, None]
+    for t in range(depth):
+        pattern = (grid[near, player[:, None] + off] == -1) @ _BITS
+        # the below(v, count)-th free direction (v * count < count for every count of 1..4)
+        step = kth_step[pattern, (v[t] * _FREE_COUNT[pattern]).astype(np.int64)]
+        behind = player - step
+        j = grid[rows_, behind]  # box j behind the player (its own cell, -1, when it stays)
+        who = (j >= 0).nonzero()[0]
+        if who.size:  # pulled into the cell the player leaves
+            jw, here = j[who], player[who]
+            grid[who, behind[who]] = -1
+            grid[who, here] = jw
+            box[who, jw] = here
+        player += step
+        seen_player[:, t] = player
+        seen_box[:, t] = box
+        seen_pull[:, t] = j
+    # swaps: pulls of a box other than the one pulled last (the first pull counts)
+    pulled = seen_pull >= 0
+    last_pull = np.maximum.accumulate(np.where(pulled, np.arange(depth), -1), axis=1)
+    before = np.concatenate([np.full((n, 1), -1), last_pull[:, :-1]], axis=1)
+    previous = np.where(before >= 0, np.take_along_axis(seen_pull, np.maximum(before, 0), axis=1), -1)
+    swaps = np.cumsum(pulled & (seen_pull != previous), axis=1)
+    tr, tc = np.divmod(targets, cols)
+    br, bc = np.divmod(seen_box.astype(np.int64), cols)
+    displacement = (np.abs(br - tr[:, None, :]) + np.abs(bc - tc[:, None, :])).sum(axis=2)
+    on_target = (seen_box[:, :, :, None] == targets[:, None, None, :]).any(axis=(2, 3))
+    covered = on_target | (seen_player[:, :, None] == targets[:, None, :]).any(axis=2)
+    score = np.where(covered, 0, swaps * displacement)
+    best = score.max(axis=1)
+    when = depth - 1 - np.argmax(score[:, ::-1] == best[:, None], axis=1)  # the last time it was reached
+    return best, seen_player[rows_, when].astype(np.int64), seen_box[rows_, when].astype(np.int64)
+
+
+def _round(u: np.ndarray, rows: int, cols: int, boxes: int, depth: int) -> tuple[np.ndarray, np.ndarray]:
+    """One round of room generation per row of uniforms ``u``; returns (rooms (n, R, C), ok (n,))."""
+    n, cells, steps = len(u), rows * cols, carve_steps(rows, cols)
+    envs = np.arange(n)
+    open_ = _topology(u, rows, cols)
     # placement: floor cells in the order of their draws; player first, then the targets
     start = 3 + 3 * steps
     order = np.argsort(np.where(open_, u[:, start:start + cells], 2.0), axis=1, kind="stable")
     ok = open_.sum(axis=1) >= boxes + 2
-    player = np.where(ok, order[:, 0], cols + 1)  # an interior cell where the attempt already failed
+    player = np.where(ok, order[:, 0], cols + 1)  # an interior cell where the round already failed
     targets = order[:, 1:1 + boxes]
-    # reverse play: walk and pull, keep the last position with the best score. One grid holds
-    # -2 for a wall, -1 for an empty cell and j for box j (an attempt that failed is all wall).
-    grid = np.where(open_ & ok[:, None], -1, -2)
-    grid[envs[:, None], targets] = np.arange(boxes)
-    is_target = np.zeros((n, cells), dtype=bool)
-    is_target[envs[:, None], targets] = True
-    tr, tc = np.divmod(targets, cols)
-    cr, cc = np.divmod(np.arange(cells), cols)
-    distance = np.abs(cr - tr[:, :, None]) + np.abs(cc - tc[:, :, None])              # (n, boxes, cells)
-    box = targets.copy()
-    on_target = np.full(n, boxes)
-    displacement = np.zeros(n, dtype=np.int64)
-    last = np.full(n, -1)
-    swaps = np.zeros(n, dtype=np.int64)
-    best = np.zeros(n, dtype=np.int64)
-    best_player, best_box = player.copy(), box.copy()
-    walk = u[:, start + cells:]
-    off = np.array([-cols, 1, cols, -1])
-    kth_step = np.where(_FREE_COUNT[:, None] > 0, off[_KTH_FREE], 0)                   # (16, 4)
-    envs2 = envs[:, None]
-    for t in range(depth):
-        pattern = (grid[envs2, player[:, None] + off] == -1) @ _BITS
-        step = kth_step[pattern, (walk[:, t] * _FREE_COUNT[pattern]).astype(np.int64)]
-        j = grid[envs, player - step]  # the cell behind the player (its own cell if it stays)
-        who = np.flatnonzero(j >= 0)
-        if who.size:  # pull box j from behind the player into the cell it leaves
-            jw, src, dst = j[who], player[who] - step[who], player[who]
-            grid[who, src] = -1
-            grid[who, dst] = jw
-            box[who, jw] = dst
-            displacement[who] += distance[who, jw, dst] - distance[who, jw, src]
-            on_target[who] += is_target[who, dst].astype(np.int64) - is_target[who, src]
-            swaps[who] += jw != last[who]
-            last[who] = jw
-        player = player + step
-        score = np.where((on_target > 0) | is_target[envs, player], 0, swaps * displacement)
-        better = (score > 0) & (score >= best)
-        best = np.maximum(best, score)
-        best_player = np.where(better, player, best_player)
-        best_box = np.where(better[:, None], box, best_box)
-    ok &= best > 0
+    # the walks of a round side by side: row e * GEN_WALKS + w is walk w of env e
+    v = u[:, start + cells:start + cells + GEN_WALKS * depth].reshape(n * GEN_WALKS, depth)
+    best, walk_player, walk_box = _reverse_walks(np.repeat(open_ & ok[:, None], GEN_WALKS, axis=0),
+                                                 np.repeat(player, GEN_WALKS),
+                                                 np.repeat(targets, GEN_WALKS, axis=0), v, cols)
+    best = best.reshape(n, GEN_WALKS)
+    pick = envs * GEN_WALKS + np.argmax(best, axis=1)  # the best walk, the first on a tie
+    ok &= best.max(axis=1) > 0
     out = np.where(open_, FLOOR, WALL).astype(np.uint8)
     out[envs[:, None], targets] = TARGET
-    out[envs[:, None], best_box] = BOX      # no box of a scored position stands on a target
-    out[envs, best_player] = PLAYER         # nor does the player
+    out[envs[:, None], walk_box[pick]] = BOX      # no box of a scored position stands on a target
+    out[envs, walk_player[pick]] = PLAYER         # nor does the player
     return out.reshape(n, rows, cols), ok
 
 
 def generate_rooms(rng: np.ndarray, rows: int, cols: int, boxes: int, search_depth: int) -> np.ndarray:
     """Fresh rooms ``(n, rows, cols)`` for every stream of ``rng`` (advanced in place).
 
-    Solvable, not solved, no box and not the player on a target (see the module docstring). The
-    attempts of a round run side by side as one batch, so a round costs about what one attempt
-    does (the per-step work is a few small array operations whatever the batch).
+    Solvable, not solved, no box and not the player on a target (see the module docstring).
     """
     out = np.broadcast_to(fallback_room(rows, cols, boxes), (len(rng), rows, cols)).copy()
-    pending = np.arange(len(rng))
-    block = draws_per_attempt(rows, cols, search_depth)
-    for _ in range(GEN_ROUNDS):
-        if not pending.size:
-            break
-        sub = rng[pending]
-        u = rngmod.draw_uniform(sub, GEN_PARALLEL * block).reshape(-1, block)  # (env, attempt) rows
-        rng[pending] = sub
-        rooms, ok = _attempt(u, rows, cols, boxes, search_depth)
-        ok = ok.reshape(len(pending), GEN_PARALLEL)
-        got = ok.any(axis=1)
-        first = np.argmax(ok, axis=1)
-        out[pending[got]] = rooms.reshape(len(pending), GEN_PARALLEL, rows, cols)[got, first[got]]
-        pending = pending[~got]
+    block = draws_per_round(rows, cols, search_depth)
+    for first in range(0, len(rng), _CHUNK):
+        pending = np.arange(first, min(first + _CHUNK, len(rng)))
+        for _ in range(GEN_ROUNDS):
+            if not pending.size:
+                break
+            sub = rng[pending]
+            u = rngmod.draw_uniform(sub, block)
+            rng[pending] = sub
+            rooms, ok = _round(u, rows, cols, boxes, search_depth)
+            out[pending[ok]] = rooms[ok]
+            pending = pending[~ok]
     return out
 
 
@@ -315,8 +341,8 @@ class Sokoban(Game):
 
     ## Arguments
     ``rows``, ``cols`` (5..16, default 6); ``boxes`` (1..min(6, cols - 2), default 1);
-    ``search_depth`` (steps of reverse play, 1..1000, default 100); ``end_on_deadlock`` (default
-    True).
+    ``search_depth`` (steps of each reverse walk, 1..300, default 30); ``end_on_deadlock``
+    (default False).
 
     ## Registered Configurations
     ``VLMGym/Sokoban-v0`` (6x6, 1 box: RAGEN's and VAGEN's room), ``VLMGym/Sokoban7x7-v0``
@@ -334,8 +360,8 @@ class Sokoban(Game):
     #: boxes onto targets (+1), off (-1), solved (+10): "successes" would count every allowed step
     metric = "score_gain"
 
-    def __init__(self, rows: int = 6, cols: int = 6, boxes: int = 1, search_depth: int = 100,
-                 end_on_deadlock: bool = True):
+    def __init__(self, rows: int = 6, cols: int = 6, boxes: int = 1, search_depth: int = 30,
+                 end_on_deadlock: bool = False):
         self.rules = _resolve_rules(rows, cols, boxes, end_on_deadlock)
         self.rows, self.cols, self.boxes = self.rules["rows"], self.rules["cols"], self.rules["boxes"]
         self.end_on_deadlock = self.rules["end_on_deadlock"]
@@ -413,11 +439,13 @@ class Sokoban(Game):
 
     def legal_mask(self, batch: Batch) -> np.ndarray:
         board = batch["board"]
-        mask = np.empty((len(board), 4), dtype=bool)
-        for d in range(4):
-            _, _, _, code_a, code_b = self._ahead(board, np.full(len(board), d))
-            mask[:, d] = _OPEN[code_a] | (_HAS_BOX[code_a] & _OPEN[code_b])
-        return mask
+        n = len(board)
+        flat = board.reshape(n, -1)
+        p = np.argmax(flat >= PLAYER, axis=1)[:, None]
+        envs = np.arange(n)[:, None]
+        code_a = flat[envs, p + self._off]
+        code_b = flat[envs, np.clip(p + 2 * self._off, 0, flat.shape[1] - 1)]  # read only behind a box
+        return _OPEN[code_a] | (_HAS_BOX[code_a] & _OPEN[code_b])
 
     def is_over(self, batch: Batch) -> tuple[np.ndarray, np.ndarray]:
         board = batch["board"]
@@ -478,9 +506,9 @@ class Sokoban(Game):
 
     # -- text --------------------------------------------------------------------------------
     def board_text(self, batch: Batch, i: int) -> str:
-        rows = _TEXT[batch["board"][i]]
-        lines = np.concatenate([rows, np.full((self.rows, 1), _NEWLINE, dtype=np.uint8)], axis=1)
-        return lines.tobytes()[:-1].decode("ascii")
+        text = batch["board"][i].tobytes().translate(_TEXT_TABLE).decode("ascii")
+        c = self.cols
+        return "\n".join([text[k:k + c] for k in range(0, len(text), c)])
 
     def text_max_length(self) -> int:
         return self.rows * (self.cols + 1)
@@ -543,41 +571,44 @@ _PLAYER_COLOR, _PLAYER_EDGE = (48, 96, 220), (20, 40, 120)
 def _sprite(code: int, s: int) -> np.ndarray:
     """One cell picture: distinct shapes as well as colours (a wall of bricks, a red target ring, a
     crate with a cross, a green crate on a target, a round blue player)."""
+    img = Image.new("RGB", (s, s))
+    draw_cell(ImageDraw.Draw(img), code, 0, 0, s)
+    return np.asarray(img)
+
+
+def draw_cell(draw: ImageDraw.ImageDraw, code: int, x: int, y: int, s: int) -> None:
+    """Draw the picture of cell ``code`` with its top-left corner at ``(x, y)``, ``s`` pixels wide."""
     if code == WALL:
-        img = Image.new("RGB", (s, s), _WALL_COLOR)
-        draw = ImageDraw.Draw(img)
+        draw.rectangle((x, y, x + s - 1, y + s - 1), fill=_WALL_COLOR)
         width = max(1, s // 28)
         for k in (s // 3, 2 * s // 3):  # three courses of bricks, joints offset
-            draw.line((0, k, s, k), fill=_MORTAR, width=width)
-        for y0, x in ((0, s // 2), (s // 3, s // 4), (s // 3, 3 * s // 4), (2 * s // 3, s // 2)):
-            draw.line((x, y0, x, y0 + s // 3), fill=_MORTAR, width=width)
-        draw.rectangle((0, 0, s - 1, s - 1), outline=_MORTAR, width=width)  # cells stay countable
-        return np.asarray(img)
-    img = Image.new("RGB", (s, s), _FLOOR_COLOR)
-    draw = ImageDraw.Draw(img)
-    draw.rectangle((0, 0, s - 1, s - 1), outline=_FLOOR_EDGE, width=max(1, s // 28))
+            draw.line((x, y + k, x + s, y + k), fill=_MORTAR, width=width)
+        for y0, x0 in ((0, s // 2), (s // 3, s // 4), (s // 3, 3 * s // 4), (2 * s // 3, s // 2)):
+            draw.line((x + x0, y + y0, x + x0, y + y0 + s // 3), fill=_MORTAR, width=width)
+        draw.rectangle((x, y, x + s - 1, y + s - 1), outline=_MORTAR, width=width)  # cells stay countable
+        return
+    draw.rectangle((x, y, x + s - 1, y + s - 1), fill=_FLOOR_COLOR, outline=_FLOOR_EDGE, width=max(1, s // 28))
     edge = max(1, s // 20)
     if code in (TARGET, PLAYER_ON_TARGET):
         m = s * 0.22
-        draw.ellipse((m, m, s - 1 - m, s - 1 - m), outline=_TARGET_COLOR, width=max(1, s // 11))
+        draw.ellipse((x + m, y + m, x + s - 1 - m, y + s - 1 - m), outline=_TARGET_COLOR, width=max(1, s // 11))
     if code in (BOX, BOX_ON_TARGET):
         fill, line = (_BOX_COLOR, _BOX_EDGE) if code == BOX else (_DONE_COLOR, _DONE_EDGE)
         m = max(1, s // 10)
-        draw.rectangle((m, m, s - 1 - m, s - 1 - m), fill=fill, outline=line, width=max(1, s // 14))
+        draw.rectangle((x + m, y + m, x + s - 1 - m, y + s - 1 - m), fill=fill, outline=line, width=max(1, s // 14))
         i = m + max(1, s // 7)
         if code == BOX:
-            draw.line((i, i, s - 1 - i, s - 1 - i), fill=line, width=edge)
-            draw.line((i, s - 1 - i, s - 1 - i, i), fill=line, width=edge)
+            draw.line((x + i, y + i, x + s - 1 - i, y + s - 1 - i), fill=line, width=edge)
+            draw.line((x + i, y + s - 1 - i, x + s - 1 - i, y + i), fill=line, width=edge)
         else:  # a tick: the box is home
-            draw.line((i, s // 2, s // 2 - s // 12, s - 1 - i, s - 1 - i, i), fill=line, width=max(1, s // 10))
+            draw.line((x + i, y + s // 2, x + s // 2 - s // 12, y + s - 1 - i, x + s - 1 - i, y + i), fill=line,
+                      width=max(1, s // 10))
     if code in (PLAYER, PLAYER_ON_TARGET):
-        head = s * 0.14
-        cx = s / 2
-        draw.ellipse((cx - head, s * 0.18, cx + head, s * 0.18 + 2 * head), fill=_PLAYER_COLOR,
+        head, cx = s * 0.14, x + s / 2
+        draw.ellipse((cx - head, y + s * 0.18, cx + head, y + s * 0.18 + 2 * head), fill=_PLAYER_COLOR,
                      outline=_PLAYER_EDGE)
-        draw.pieslice((s * 0.26, s * 0.46, s * 0.74, s * 0.98), 180, 360, fill=_PLAYER_COLOR,
+        draw.pieslice((x + s * 0.26, y + s * 0.46, x + s * 0.74, y + s * 0.98), 180, 360, fill=_PLAYER_COLOR,
                       outline=_PLAYER_EDGE)
-    return np.asarray(img)
 
 
 # -- the solver ----------------------------------------------------------------------------------------
