@@ -507,21 +507,6 @@ def test_play_session_keys_push_and_undo():
     s.close()
 
 
-def test_play_window_loop_headless(monkeypatch):
-    pygame = pytest.importorskip("pygame")
-    from vlmgym.play import PlaySession, run_window
-
-    monkeypatch.setenv("SDL_VIDEODRIVER", "dummy")
-    pygame.display.init()
-    s = PlaySession("VLMGym/Sokoban-v0", seed=0)
-    legal = int(np.flatnonzero(s.core.legal_actions())[0])
-    key = (pygame.K_UP, pygame.K_RIGHT, pygame.K_DOWN, pygame.K_LEFT)[legal]
-    pygame.event.post(pygame.event.Event(pygame.KEYDOWN, key=key))
-    run_window(s, max_frames=2)
-    assert s.moves == 1
-    s.close()
-
-
 def test_docs_page_code_blocks_run():
     blocks = re.findall(r"```python\n(.*?)```", DOCS.read_text(), re.S)
     assert blocks

@@ -72,10 +72,10 @@ from vlmgym.core.explain import cell_text as _cell
 from vlmgym.core.game import Batch, FieldSpec, Game, Outcome, Scorer, observation_sentence, register_game
 from vlmgym.core.state import GameState
 
-__all__ = ["Sokoban", "generate_rooms", "fallback_room", "plan", "next_move", "greedy_move", "draw_cell", "SYMBOLS", "WALL", "FLOOR", "TARGET",
-           "BOX_ON_TARGET", "BOX", "PLAYER", "PLAYER_ON_TARGET", "SOLVED_BONUS", "GEN_ROUNDS", "GEN_WALKS",
-           "P_CHANGE_DIRECTION", "CARVE_PATTERNS", "SOLVER_MAX_STATES", "MIN_SIDE", "MAX_SIDE",
-           "MAX_BOXES", "MAX_SEARCH_DEPTH"]
+__all__ = ["Sokoban", "generate_rooms", "fallback_room", "corner_boxes", "plan", "next_move", "greedy_move",
+           "draw_cell", "SYMBOLS", "WALL", "FLOOR", "TARGET", "BOX_ON_TARGET", "BOX", "PLAYER",
+           "PLAYER_ON_TARGET", "SOLVED_BONUS", "GEN_ROUNDS", "GEN_WALKS", "P_CHANGE_DIRECTION",
+           "CARVE_PATTERNS", "SOLVER_MAX_STATES", "MIN_SIDE", "MAX_SIDE", "MAX_BOXES", "MAX_SEARCH_DEPTH"]
 
 WALL, FLOOR, TARGET, BOX_ON_TARGET, BOX, PLAYER, PLAYER_ON_TARGET = range(7)
 #: Board-text symbol of each cell code.
@@ -496,8 +496,8 @@ class Sokoban(Game):
                 return Explanation(None, None, "\n".join(lines), 0)
             why = {"budget": f"The room has too many positions to search them all (more than "
                              f"{SOLVER_MAX_STATES:,}), so I push a box toward its nearest target.",
-                   "unsolvable": "No sequence of pushes brings every box onto a target any more, so I just "
-                                 "keep moving.",
+                   "unsolvable": "No sequence of pushes brings every box onto a target any more; I still "
+                                 "push a box closer to a target where one can go.",
                    "solved": "Every box is already on a target."}[found.status]
             lines.append(why)
         lines.append(f"So I move {DIRECTIONS[move]}.")
