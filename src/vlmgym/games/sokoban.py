@@ -820,51 +820,37 @@ def greedy_move(board: np.ndarray) -> int:
     player, boxes = _position(board)
     offs = room.off
     has_box = [bool((boxes >> i) & 1) for i in range(len(flat))]
-    # shortest walks from the player (first move of each, moves tried in order)
-    first = {player: -1}
+    # shortest walks from the player around the boxes: per cell its first move and its length
+    walk = {player: (-1, 0)}
     queue = deque([player])
     while queue:
         x = queue.popleft()
         for a, o in enumerate(offs):
             y = x + o
-            if room.open[y] and not has_box[y] and y not in first:
-                first[y] = a if x == player else first[x]
+            if room.open[y] and not has_box[y] and y not in walk:
+                walk[y] = (a if x == player else walk[x][0], walk[x][1] + 1)
                 queue.append(y)
     best: tuple[int, int, int] | None = None   # (walk length, box cell, direction)
-    depth = _walk_lengths(first, player, room, has_box)
     for cell in range(len(flat)):
         if not has_box[cell] or flat[cell] == BOX_ON_TARGET or room.dist[cell] is None:
             continue
         for a, o in enumerate(offs):
             to, stand = cell + o, cell - o
-            if (stand in first and room.open[to] and not has_box[to] and room.dist[to] is not None
+            if (stand in walk and room.open[to] and not has_box[to] and room.dist[to] is not None
                     and room.dist[to] < room.dist[cell]):  # type: ignore[operator]
-                cand = (depth[stand], cell, a)
+                cand = (walk[stand][1], cell, a)
                 if best is None or cand < best:
                     best = cand
     if best is not None:
         _, cell, a = best
         stand = cell - offs[a]
-        return a if stand == player else first[stand]
-    allowed = [a for a, (o) in enumerate(offs) if _allowed(flat, room, player, o, has_box)]
+        return a if stand == player else walk[stand][0]
+    allowed = [a for a, o in enumerate(offs) if _allowed(room, player, o, has_box)]
     safe = [a for a in allowed if not has_box[player + offs[a]] or room.live[player + 2 * offs[a]]]
     return (safe or allowed or [-1])[0]
 
 
-def _walk_lengths(first: dict[int, int], player: int, room: _Room, has_box: list[bool]) -> dict[int, int]:
-    depth = {player: 0}
-    queue = deque([player])
-    while queue:
-        x = queue.popleft()
-        for o in room.off:
-            y = x + o
-            if y in first and y not in depth:
-                depth[y] = depth[x] + 1
-                queue.append(y)
-    return depth
-
-
-def _allowed(flat: list[int], room: _Room, player: int, o: int, has_box: list[bool]) -> bool:
+def _allowed(room: _Room, player: int, o: int, has_box: list[bool]) -> bool:
     a = player + o
     if not room.open[a]:
         return False
