@@ -69,6 +69,9 @@ def test_random_baselines_are_sane_and_documented(env_id, policy, env_kwargs_for
         assert g["metric"] == "score_gain" and g["warmup_steps"] == 100
         assert 300 <= mean <= 1500, mean
         assert 0.3 <= g["stats"]["success_rate"]["mean"] <= 0.8
+    elif g["game"] == "sokoban":  # fresh rooms; random moves solve a small room now and then (+11)
+        assert g["metric"] == "score_gain" and g["warmup_steps"] == 0
+        assert 0 <= mean <= 30, mean
     else:  # tile games: fresh boards, few successes for uniform random pairs
         assert g["metric"] == "successes" and g["warmup_steps"] == 0
         assert 0 <= mean <= 30, mean

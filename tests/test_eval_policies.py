@@ -136,13 +136,14 @@ def test_play_clicks_make_pair_answers(env_id, env_kwargs_for):
     s.close()
 
 
-def test_play_window_loop_headless(monkeypatch):
+@pytest.mark.parametrize("env_id", ["VLMGym/2048-v0", "VLMGym/Sokoban-v0"])  # the direction games
+def test_play_window_loop_headless(monkeypatch, env_id):
     pygame = pytest.importorskip("pygame")
     from vlmgym.play import PlaySession, run_window
 
     monkeypatch.setenv("SDL_VIDEODRIVER", "dummy")
     pygame.display.init()
-    s = PlaySession("VLMGym/2048-v0", seed=0)
+    s = PlaySession(env_id, seed=0)
     legal = [d for d, ok in enumerate(s.core.legal_actions()) if ok]
     keys = {0: pygame.K_UP, 1: pygame.K_RIGHT, 2: pygame.K_DOWN, 3: pygame.K_LEFT}
     for k in (keys[legal[0]], pygame.K_p, pygame.K_t):

@@ -43,6 +43,17 @@ ENV_IDS.update({
 })
 
 
+# Sokoban: RAGEN's and VAGEN's room (6x6, one box), then bigger rooms with more boxes. 100 steps, as
+# RAGEN and VAGEN play an episode (which a box stuck in a corner does not end either); every room is
+# solvable in at most search_depth = 30 moves.
+_SOKOBAN = {"game": "sokoban", "search_depth": 30, "end_on_deadlock": False}
+ENV_IDS.update({
+    "VLMGym/Sokoban-v0": ({**_SOKOBAN, "rows": 6, "cols": 6, "boxes": 1}, 100),
+    "VLMGym/Sokoban7x7-v0": ({**_SOKOBAN, "rows": 7, "cols": 7, "boxes": 2}, 100),
+    "VLMGym/Sokoban8x8-v0": ({**_SOKOBAN, "rows": 8, "cols": 8, "boxes": 3}, 100),
+})
+
+
 def register_env(env_id: str, game: str, *, max_episode_steps: int | None = None, **kwargs: Any) -> None:
     """Register ``env_id`` for a registered game with vlmgym's single and vector envs.
 

@@ -19,6 +19,7 @@ pytest.importorskip("datasets")
 
 from vlmgym.games.game2048 import _line_merges, _lines  # noqa: E402
 from vlmgym.games.shisensho import pair_path  # noqa: E402
+from vlmgym.games.sokoban import plan as sokoban_plan  # noqa: E402
 from vlmgym.games.swap import swap_lines  # noqa: E402
 from vlmgym_rl.coldstart import (  # noqa: E402
     OpenAITeacher,
@@ -105,6 +106,10 @@ def test_reasoning_reports_what_the_solver_checked(tmp_path):
             (r1, c1), (r2, c2) = vec.game.parse(f"<answer>{answer}</answer>").action
             chosen = next(x for x in think.splitlines() if f"at ({r1}, {c1}) and ({r2}, {c2})" in x)
             assert "joined by" in chosen
+        elif "Sokoban" in row["env_id"]:  # the plan of the exact search, ending with its first move
+            moves = sokoban_plan(state.arrays["board"]).moves
+            assert think.startswith("The player is at (") and f"a shortest solution of {len(moves)} moves:" in think
+            assert answer == ("up", "right", "down", "left")[moves[0]] and think.endswith(f"So I move {answer}.")
         else:
             assert think.startswith("I try all 112 swaps") and f"So I swap {answer.replace(') (', ') and (')}." in think
         vec.close()
