@@ -47,7 +47,8 @@ class VLMGymVectorEnv(EngineViews, VectorEnv[Any, Any, Any]):
             step, its last observation and info are in ``infos["final_obs"]``/``["final_info"]``)
             or ``AutoresetMode.DISABLED`` (call ``reset(options={"reset_mask": mask})``).
             ``NEXT_STEP`` is refused: it would silently drop the answer given to a finished env.
-        max_episode_steps: truncate episodes after this many steps (``None``: no limit).
+        max_episode_steps: the step budget: an env is truncated once its state's ``steps`` reach
+            it (``None``: no budget), the same rule as the single env's.
         obs_mode, action_mode, reward_mode, render_mode, cell_px, show_coords, hud, image_size,
         **game_kwargs: as for :class:`~vlmgym.envs.single.VLMGymEnv`. ``render_mode="rgb_array"``
             renders every env; for a window tiling them, wrap the env in
@@ -72,20 +73,18 @@ class VLMGymVectorEnv(EngineViews, VectorEnv[Any, Any, Any]):
             raise ValueError(f"autoreset_mode must be AutoresetMode.SAME_STEP or "
                              f"AutoresetMode.DISABLED, got {autoreset_mode!r} (NEXT_STEP would "
                              "drop the answer given to a finished env)")
-        if max_episode_steps is not None and (isinstance(max_episode_steps, bool) or not isinstance(
-                max_episode_steps, (int, np.integer)) or max_episode_steps < 1):
-            raise ValueError(f"max_episode_steps must be a positive integer or None, got {max_episode_steps!r}")
         check_render_mode(render_mode, "wrap the vector env: gymnasium.wrappers.vector.HumanRendering("
                                        "gym.make_vec(id, num_envs, render_mode='rgb_array')) (needs pygame and "
                                        "OpenCV: pip install 'vlmgym[play]' opencv-python)")
         self.engine = Engine(make_game(game, game_kwargs), num_envs, obs_mode=obs_mode,
                              action_mode=action_mode, reward_mode=reward_mode, cell_px=cell_px,
-                             show_coords=show_coords, hud=hud, image_size=image_size)
+                             show_coords=show_coords, hud=hud, image_size=image_size,
+                             max_episode_steps=max_episode_steps)
         self.game = self.engine.game
         self.num_envs = self.engine.num_envs
         self.autoreset_mode = mode
         self.metadata = {**type(self).metadata, "autoreset_mode": mode}
-        self.max_episode_steps = None if max_episode_steps is None else int(max_episode_steps)
+        self.max_episode_steps = self.engine.max_episode_steps
         self.render_mode = render_mode
         self.single_observation_space = self.engine.single_observation_space()
         self.single_action_space = self.engine.single_action_space()
@@ -146,10 +145,7 @@ class VLMGymVectorEnv(EngineViews, VectorEnv[Any, Any, Any]):
         batch = engine.batch
         tr = engine.transition(batch, self._as_actions(actions))
         terminated = tr.terminated
-        if self.max_episode_steps is not None:
-            truncated = (batch["steps"] >= self.max_episode_steps) & ~terminated
-        else:
-            truncated = np.zeros(self.num_envs, dtype=bool)
+        truncated = engine.truncated(batch, terminated)  # the state's steps, as in the single env
         done = terminated | truncated
         final: dict[str, Any] = {}
         if self.autoreset_mode == AutoresetMode.SAME_STEP and done.any():
