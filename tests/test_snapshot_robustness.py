@@ -13,7 +13,7 @@ from __future__ import annotations
 import json
 import struct
 import tracemalloc
-from functools import lru_cache
+from functools import cache
 
 import gymnasium as gym
 import numpy as np
@@ -31,7 +31,7 @@ IDS = vlmgym.registered_ids()
 _PREFIX = struct.Struct("<8sII")
 
 
-@lru_cache(maxsize=None)
+@cache
 def _vec(env_id: str, kwargs_json: str):
     vec = gym.make_vec(env_id, num_envs=3, obs_mode="text", **json.loads(kwargs_json))
     vec.reset(seed=1)
@@ -164,6 +164,24 @@ def test_the_issues_snapshot_examples_are_state_errors(make_blob, match):
     header, payload = _split(env.unwrapped.get_state().to_bytes())
     with pytest.raises(StateError, match=match):
         GameState.from_bytes(make_blob(header, payload))
+
+
+@pytest.mark.parametrize("mutate", [
+    lambda h: h["arrays"][0].update(name="x" * 500_000),
+    lambda h: h["arrays"][0].update(dtype="x" * 500_000),
+    lambda h: h.update(game="x" * 500_000),
+    lambda h: h["rules"].update(rows=list(range(90_000))),
+    lambda h: h["arrays"].extend({"name": f"f{i}", "dtype": "|u1", "shape": []} for i in range(20_000)),
+])
+def test_error_messages_stay_short_whatever_the_header_holds(mutate):
+    env = gym.make("VLMGym/2048-v0", obs_mode="text")
+    env.reset(seed=0)
+    header, payload = _split(env.unwrapped.get_state().to_bytes())
+    mutate(header)
+    extra = b"\x00" * sum(1 for e in header["arrays"] if e["name"].startswith("f"))
+    with pytest.raises(StateError) as err:
+        GameState.from_bytes(_join(json.dumps(header).encode(), payload + extra))
+    assert len(str(err.value)) < 1000
 
 
 def test_huge_class_sizes_are_refused_before_allocating(env_kwargs_for):

@@ -61,9 +61,8 @@ def tokens(content: str) -> list:
             continue
         j = i
         while j < len(content):  # extend the run; a point joins two run characters
-            if kinds[j] in _IN_RUN:
-                j += 1
-            elif kinds[j] == "point" and j + 1 < len(content) and kinds[j + 1] in _IN_RUN and j > i:
+            joins = kinds[j] == "point" and j > i and j + 1 < len(content) and kinds[j + 1] in _IN_RUN
+            if kinds[j] in _IN_RUN or joins:
                 j += 1
             else:
                 break

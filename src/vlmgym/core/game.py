@@ -136,11 +136,13 @@ class Game(abc.ABC):
         try:
             expected = {**COMMON_FIELDS, **cls.state_fields(rules)}
         except (KeyError, TypeError, ValueError) as exc:
-            raise StateError(f"invalid rules for game {cls.name!r}: {dict(rules)} ({exc})") from None
+            shown = repr(dict(rules))
+            shown = shown if len(shown) <= 300 else shown[:297] + "..."  # rules of a hostile blob can be huge
+            raise StateError(f"invalid rules for game {cls.name!r}: {shown} ({exc})") from None
         if set(arrays) != set(expected):
-            raise StateError(
-                f"{cls.name} state must have fields {sorted(expected)}, got {sorted(arrays)}"
-            )
+            got = repr(sorted(arrays))
+            raise StateError(f"{cls.name} state must have fields {sorted(expected)}, got "
+                             f"{got if len(got) <= 300 else got[:297] + '...'}")
         for name, (shape, dtype) in expected.items():
             a = arrays[name]
             if a.shape != tuple(shape) or a.dtype != dtype:

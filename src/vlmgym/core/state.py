@@ -257,18 +257,23 @@ def _check_plain(value: Any) -> None:
             stack.extend((v, depth + 1) for v in item)
 
 
+def _short(text: str, limit: int = 80) -> str:
+    """``text`` cut to ``limit`` characters: what a hostile header holds ends up in messages."""
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
 def _array_entry(entry: Any, seen: Mapping[str, Any]) -> tuple[str, np.dtype, tuple[int, ...]]:
     if not isinstance(entry, dict) or not {"name", "dtype", "shape"} <= set(entry):
         raise StateError("snapshot header has a malformed array entry")
     name, dtype_str, shape = entry["name"], entry["dtype"], entry["shape"]
     if not isinstance(name, str) or name in seen:
-        raise StateError(f"snapshot array name {name!r} is invalid or repeated")
+        raise StateError(f"snapshot array name {_short(repr(name))} is invalid or repeated")
     dtype = _ALLOWED_DTYPES.get(dtype_str) if isinstance(dtype_str, str) else None
     if dtype is None:
-        raise StateError(f"array {name!r} has unsupported dtype {dtype_str!r}")
+        raise StateError(f"array {_short(repr(name))} has unsupported dtype {_short(repr(dtype_str))}")
     if (not isinstance(shape, list) or len(shape) > _MAX_DIMS
             or not all(type(d) is int and 0 <= d <= _MAX_DIM for d in shape)):
-        raise StateError(f"array {name!r} has an invalid shape {str(shape)[:80]} (at most {_MAX_DIMS} "
+        raise StateError(f"array {_short(repr(name))} has an invalid shape {_short(str(shape))} (at most {_MAX_DIMS} "
                          f"sizes of 0..{_MAX_DIM})")
     return name, dtype, tuple(shape)
 
@@ -280,7 +285,7 @@ def _element_count(name: str, shape: tuple[int, ...], dtype: np.dtype, available
         count *= d
     nbytes = count * dtype.itemsize
     if nbytes > _MAX_PAYLOAD or nbytes > available:
-        raise StateError(f"array {name!r} of shape {list(shape)} needs {nbytes} bytes but the snapshot is "
+        raise StateError(f"array {_short(repr(name))} of shape {list(shape)} needs {nbytes} bytes but the snapshot is "
                          f"truncated ({available} left)")
     return count
 
@@ -291,14 +296,14 @@ def validate_state(state: GameState) -> None:
     try:
         cls = game_class(state.game)
     except KeyError as exc:
-        raise StateError(str(exc.args[0])) from None
+        raise StateError(_short(str(exc.args[0]), 300)) from None
     try:
         cls.validate_state(state.rules, state.arrays)
     except StateError:
         raise
     except (KeyError, TypeError, ValueError, IndexError, OverflowError, RecursionError, AttributeError) as exc:
         # a game's checks met rules or values they did not expect: still a state that cannot be used
-        raise StateError(f"{state.game} state is invalid ({type(exc).__name__}: {exc})") from None
+        raise StateError(f"{state.game} state is invalid ({type(exc).__name__}: {_short(str(exc), 300)})") from None
     object.__setattr__(state, "_valid", True)
 
 

@@ -9,10 +9,10 @@ import gymnasium as gym
 import numpy as np
 from gymnasium.envs.registration import EnvSpec
 
+from vlmgym.core import params
 from vlmgym.core import rng as rngmod
 from vlmgym.core.game import Game
 from vlmgym.core.state import GameState
-from vlmgym.core import params
 from vlmgym.envs.engine import Engine, EngineViews, make_game
 
 __all__ = ["RENDER_MODES", "VLMGymEnv", "check_render_mode", "unbatch_info"]
