@@ -16,6 +16,7 @@ import numpy as np
 from gymnasium.vector import AutoresetMode, VectorEnv
 from gymnasium.vector.utils import batch_space
 
+from vlmgym.core import params
 from vlmgym.core import rng as rngmod
 from vlmgym.core.game import Batch, Game
 from vlmgym.core.state import GameState
@@ -254,7 +255,7 @@ class VLMGymVectorEnv(EngineViews, VectorEnv[Any, Any, Any]):
             raise gym.error.ResetNeeded("call reset() before random_steps()")
         game, batch = self.game, self.engine.batch
         active = np.ones(self.num_envs, dtype=bool)
-        for _ in range(int(k)):
+        for _ in range(params.integer("k", k, 0)):
             idx = self.np_random.integers(0, game.num_actions, size=self.num_envs)
             _, over, _ = self.engine.advance(batch, game.decode(idx), active, counted=active)
             if over.any():
