@@ -101,12 +101,12 @@ def test_num_envs_says_how_much_memory_it_would_need():
         gym.make_vec("VLMGym/2048-v0", num_envs=10**8)
     text = str(err.value)
     assert f"num_envs must be an integer from 1 to {MAX_NUM_ENVS}, got 100000000" in text
-    assert "TiB" in text and "per env for its state, frame and board text" in text
+    assert "TiB" in text and "per env for its state, frames and board text" in text
     n = MAX_NUM_ENVS // 2  # within the count, beyond the memory limit with 672 x 672 frames
     with pytest.raises(ValueError, match=rf"num_envs={n} would need about .* more than the limit of "
                                          rf"{params.format_bytes(MAX_BATCH_BYTES)}"):
         gym.make_vec("VLMGym/Shisensho-v0", num_envs=n, cell_px=112)
-    assert gym.make_vec("VLMGym/2048-v0", num_envs=4096, obs_mode="text").num_envs == 4096
+    assert gym.make_vec("VLMGym/2048-v0", num_envs=8, obs_mode="text").num_envs == 8  # a real batch is fine
 
 
 @given(st.tuples(st.integers(-5, 10**5), st.integers(-5, 10**5)), st.booleans())

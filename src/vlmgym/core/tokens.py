@@ -100,13 +100,15 @@ def answer_tokens(content: str) -> Iterator[tuple[str, str | int, str]]:
     letters (``café``, ``snake_case``) are skipped. Consumers may stop early.
     """
     norm = _normalise(content)
-    for m in _RUN.finditer(norm):
-        sign, point, body = m.group(1), m.group(2), m.group(3)
+    if norm is content:  # plain ASCII: a token is written exactly as matched (findall is faster)
+        runs: Iterator[tuple[str, str, str, str]] = ((s, p, b, s + p + b) for s, p, b in _RUN.findall(content))
+    else:
+        runs = ((m.group(1), m.group(2), m.group(3), content[m.start():m.end()]) for m in _RUN.finditer(norm))
+    for sign, point, body, text in runs:
         if body.isalpha():  # ASCII letters only (everything else is a class character)
-            yield WORD, body.lower(), content[m.start(3):m.end()]
+            yield WORD, body.lower(), text[len(sign) + len(point):]
         elif body.isdigit() and not point:  # ASCII digits only
             value = OUT_OF_RANGE if len(body) > MAX_DIGITS else int(body)
-            yield NUMBER, -value if sign else value, content[m.start():m.end()]
+            yield NUMBER, -value if sign else value, text
         elif _HAS_DIGIT.search(body):  # a decimal, a digit of another script, digits glued to letters
-            text = content[m.start():m.end()]
             yield BAD, text[:12], text

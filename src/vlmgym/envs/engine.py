@@ -139,9 +139,11 @@ class Engine:
         """``n`` if a batch of ``n`` envs fits the limits; the message says what it would need."""
         spec = {**COMMON_FIELDS, **self.game.state_fields(self.game.rules)}
         state = sum(int(np.prod(shape, dtype=np.int64)) * np.dtype(dtype).itemsize for shape, dtype in spec.values())
-        frame = int(np.prod(self.layout.image_shape)) if self.obs_mode != "text" else 0
-        per_env = state + frame + self.game.text_max_length() + 256  # + board text and info entries
-        each = f"{params.format_bytes(per_env)} per env for its state, frame and board text"
+        # a batch of frames, and the batched observation space's low and high bounds (Gymnasium
+        # stores them as arrays of the batch's shape), plus the board text and info entries
+        frame = 3 * int(np.prod(self.layout.image_shape)) if self.obs_mode != "text" else 0
+        per_env = state + frame + self.game.text_max_length() + 256
+        each = f"{params.format_bytes(per_env)} per env for its state, frames and board text"
         if n > MAX_NUM_ENVS:
             raise ValueError(f"num_envs must be an integer from 1 to {MAX_NUM_ENVS}, got {n}; it would need about "
                              f"{params.format_bytes(n * per_env)} ({each})")
