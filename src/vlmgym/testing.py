@@ -265,14 +265,15 @@ def _successors(t: _Target, seed: int) -> None:
     rng = np.random.default_rng(seed)
     pool = [("a sampled state", s) for s in states]
     counters = {k: np.int64(COUNTER_MAX) for k in ("score", "steps", "successes")}
-    pool.append(("counters at their limit", GameState(game.name, states[0].rules, {**states[0].arrays, **counters})))
+    at_limit = GameState(game.name, states[0].rules, {**states[0].arrays, **counters})
+    pool.append(("counters at their limit", at_limit))
     for s in states[:2]:
         pool += [(f"{name} pushed to {top}", pushed) for name, top, pushed in _at_the_top(s, rng)]
-    for label, state in pool:
+    for label, state in pool:  # every one of them valid (_at_the_top keeps only what validates)
         try:
             loaded = GameState.from_bytes(state.to_bytes())
-        except StateError:
-            continue  # a pushed state the game refuses: nothing to step
+        except StateError as exc:
+            raise _Failed(f"{label}: a valid state does not load: {exc}") from None
         mask = vec.legal_masks([loaded])[0]
         legal = np.flatnonzero(mask)
         if len(legal) > 48:
@@ -286,10 +287,13 @@ def _successors(t: _Target, seed: int) -> None:
             except StateError as exc:
                 raise _Failed(f"{label}: {answer!r} led to a state that does not load: {exc}") from None
             _require(again == nxt, f"{label}: {answer!r} led to a state that does not round trip")
-    single = t.make(obs_mode="text")
-    single.reset(options={"state": pool[-1][1] if len(pool) > 4 else pool[0][1]})
+    single = t.make(obs_mode="text")  # the single env steps the same way
+    single.reset(options={"state": at_limit})
     single.step("no move")
-    GameState.from_bytes(single.unwrapped.get_state().to_bytes())
+    try:
+        GameState.from_bytes(single.unwrapped.get_state().to_bytes())
+    except StateError as exc:
+        raise _Failed(f"the single env stepped a state at the counters' limit into one that does not load: {exc}") from None
     vec.close()
 
 
