@@ -14,7 +14,7 @@ import numpy as np
 from PIL import Image, ImageDraw
 
 import vlmgym
-from vlmgym.core import rng
+from vlmgym.core import params, rng
 from vlmgym.core.game import Batch, FieldSpec, Outcome, observation_sentence
 
 _NEIGHBOURS = ((0, 0), (1, 0), (-1, 0), (0, 1), (0, -1))
@@ -30,9 +30,9 @@ class LightsOut(vlmgym.Game):
     sampler_steps = 3  # random presses before a training state is taken
 
     def __init__(self, rows: int = 5, cols: int = 5, scramble: int = 6):
-        for name, value in (("rows", rows), ("cols", cols), ("scramble", scramble)):
-            if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= 12:
-                raise ValueError(f"{name} must be an integer from 1 to 12, got {value!r}")
+        # typed and bounded (ValueError naming the option and its range): vlmgym.core.params
+        rows, cols = params.integer("rows", rows, 1, 12), params.integer("cols", cols, 1, 12)
+        scramble = params.integer("scramble", scramble, 1, 12)
         if rows * cols < 2:
             raise ValueError("the board needs at least two lights")
         self.rows, self.cols, self.scramble = rows, cols, scramble

@@ -11,14 +11,15 @@ from hypothesis import strategies as st
 import vlmgym  # noqa: F401
 from reference import game2048_ref as ref
 from vlmgym import GameState
-from vlmgym.games.game2048 import Game2048
+from vlmgym.games.game2048 import Game2048, max_exponent
 
 
 @st.composite
 def boards(draw, min_size=3, max_size=8):
     n = draw(st.integers(min_size, max_size))
     fill = draw(st.floats(0.0, 1.0))
-    top = draw(st.integers(1, 12))
+    cap = max_exponent(n)  # also boards at and past the largest tile, which does not merge
+    top = draw(st.one_of(st.integers(1, 12), st.integers(max(1, cap - 2), cap + 1)))
     cells = draw(st.lists(st.tuples(st.floats(0, 1), st.integers(1, top)), min_size=n * n, max_size=n * n))
     exps = [e if u < fill else 0 for u, e in cells]
     return np.array(exps, dtype=np.uint8).reshape(n, n)
@@ -107,11 +108,11 @@ def test_score_is_wide_integer():
     s = g.get_state()
     board = np.zeros((4, 4), np.uint8)
     board[0, :2] = 7  # 128 128
-    board[1, :2] = 17  # 2**17 2**17 -> exceeds every small integer type
+    board[1, :2] = 16  # 2**16 2**16 -> 2**17, beyond every small integer type
     arrays = dict(s.arrays, board=board, score=np.int64(2**40))
     g.set_state(GameState("2048", s.rules, arrays))
     _, r, _, _, info = env.step(3)
-    assert info["gain"] == 256 + 2**18 and info["score"] == 2**40 + 256 + 2**18
+    assert info["gain"] == 256 + 2**17 and info["score"] == 2**40 + 256 + 2**17
     assert g.get_state()["score"].dtype == np.int64
 
 

@@ -17,7 +17,10 @@ PLAIN = CellCodec()
 COMPASS = DirectionCodec(("north", "east", "south", "west"), tool_summary="Walk one step.")
 
 _PIECES = st.sampled_from(["(", ")", ",", " ", "-", "0", "1", "7", "12", "1234567", "reveal", "FLAG", "flags",
-                           "up", "Left", "north", "x", "é", "\u0663", "\n"])
+                           "up", "Left", "north", "x", "é", "\u0663", "\n",
+                           # near-misses of the number grammar (tests/reference/answer_ref.py)
+                           ".", "\u2212", "\uff0d", "\uff12", "\u00b2", "e", "_", "\u200b", "\u0301", "\uff0c",
+                           "\u3002", "\u00b7", "+", "\u00a0", "\U0001d7cf", "\u4e09"])
 _TEXT = st.lists(_PIECES, max_size=30).map("".join)
 
 
@@ -25,6 +28,11 @@ _TEXT = st.lists(_PIECES, max_size=30).map("".join)
 def test_cell_codecs_follow_the_reference_grammar(content):
     for codec in (MINES, STRICT, PLAIN):
         assert codec.parse(content).action == answer_ref.cell(content, codec.verbs, codec.default_verb)
+
+
+@given(_TEXT)
+def test_pair_codec_follows_the_reference_grammar(content):
+    assert PairCodec().parse(content).action == answer_ref.pair(content)
 
 
 @given(_TEXT)

@@ -145,7 +145,8 @@ def test_extract_block_last_wins_and_unterminated():
     assert extract_block("nothing", "answer") is None
 
 
-_PIECES = st.sampled_from(["(", ")", ",", " ", "[", "]", "-", "0", "1", "7", "12", "1234567", "left", "UP", "x"])
+_PIECES = st.sampled_from(["(", ")", ",", " ", "[", "]", "-", "0", "1", "7", "12", "1234567", "left", "UP", "x",
+                           ".", "\n", "\t", "\u2212", "\uff12", "\u212a", "e"])
 
 
 @given(st.lists(_PIECES, max_size=40).map("".join))

@@ -198,6 +198,10 @@ def test_python_api_with_a_policy_object(tmp_path):
     ([], "give at least one environment id"),
     (["VLMGym/2048-v0", "--runs", "0"], "runs must be a positive integer"),
     (["VLMGym/2048-v0", "size=99"], "size must be an integer from 3 to 8"),
+    # non-JSON values arrive as strings: a bool knob refuses them instead of turning on
+    (["VLMGym/2048-v0", "show_coords=False"], "show_coords must be True or False, got 'False' (str)"),
+    (["VLMGym/2048-v0", "hud=False"], "write hud=true or hud=false"),
+    (["VLMGym/2048-v0", "image_size=[20000,20000]"], "image_size must have both sides from 1 to 4096"),
     (["VLMGym/2048-v0", "--resume"], "--resume needs --out"),
     (["VLMGym/2048-v0", "action_mode=index"], "action_mode must be 'text'"),
     (["VLMGym/2048-v0", "autoreset_mode=disabled"], "autoreset_mode must be 'same_step'"),

@@ -359,7 +359,8 @@ def test_episodes_end_when_solved_stuck_or_after_100_steps():
 #####"""))
     assert env.unwrapped.is_terminal(stuck) and not env.unwrapped.legal_actions(stuck).any()
     for env_id in IDS:
-        assert gym.spec(env_id).max_episode_steps == 100
+        assert gym.spec(env_id).kwargs["max_episode_steps"] == 100  # the step budget on the state's steps
+        assert gym.make(env_id).spec.max_episode_steps == 100
     env = gym.make("VLMGym/Sokoban-v0", action_mode="index", obs_mode="text")
     _, info = env.reset(seed=0)
     for k in range(1, 101):  # the first allowed move, again and again: the room is not solved

@@ -130,6 +130,25 @@ class BadSolver(LightsOut):
         return np.full(len(batch["lights"]), self.num_actions + 5)
 
 
+@vlmgym.register_game("test-overflowing")
+class Overflowing(LightsOut):
+    """Counts presses in a field it refuses above 200, but lets a press at 200 go on to 201."""
+
+    @classmethod
+    def state_fields(cls, rules):
+        return {**super().state_fields(rules), "presses": ((), np.dtype(np.uint8))}
+
+    @classmethod
+    def check_values(cls, rules, arrays):
+        if int(arrays["presses"]) > 200:
+            raise ValueError("more than 200 presses")
+
+    def apply(self, batch, actions, active):
+        out = super().apply(batch, actions, active)
+        batch["presses"] += out.legal
+        return out
+
+
 @vlmgym.register_game("test-set-rules")
 class SetRules(LightsOut):
     def __init__(self):
@@ -150,6 +169,7 @@ class SetRules(LightsOut):
     (HiddenCounter, "score"),
     (BadSolver, "oracle"),
     (SetRules, "rules"),
+    (Overflowing, "successors"),
 ])
 def test_each_check_catches_its_kind_of_broken_game(game, check):
     with pytest.raises(GameCheckError, match=rf"check_game\({game.__name__} .*check '{check}'"):

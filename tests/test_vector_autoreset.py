@@ -155,7 +155,7 @@ def test_games_end_and_restart_in_the_comparison(env_id, mode, env_kwargs_for):
     rng = np.random.default_rng(1)
     picks = [[(0 if rng.random() < 0.8 else 2, int(rng.integers(10_000))) for _ in range(3)] for _ in range(100)]
     # ids with a registered step budget (Swap, Sokoban) get a short one, the others none at all
-    budget = None if gym.spec(env_id).max_episode_steps is None else 6
+    budget = None if gym.spec(env_id).kwargs.get("max_episode_steps") is None else 6
     assert play(env_id, mode, env_kwargs_for, seed=5, n=3, max_steps=budget,
                 action_mode="text", picks=picks) >= 3
     assert play(env_id, mode, env_kwargs_for, seed=5, n=3, max_steps=4, action_mode="index", picks=picks) >= 3

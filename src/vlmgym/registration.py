@@ -29,9 +29,12 @@ ENV_IDS: dict[str, tuple[dict[str, Any], int | None]] = {
 # Shisen-Sho: the paper's two configurations, then the difficulty presets of its figure (a
 # perception axis: more colours and shapes; a reasoning axis: a bigger board with more tiles; and
 # their composition). Colours and shapes are counts taking the first N of vlmgym.core.tiles.
+# Shisensho-v0 names no palette: the game's default is the paper's (16 colours x 6 shapes), and a
+# preset palette would collide with an image tile set passed as tiles= (a palette is a setting of
+# shape tiles only).
 _SHISENSHO = {"game": "shisensho", "rows": 6, "cols": 6, "types": 9}
 ENV_IDS.update({
-    "VLMGym/Shisensho-v0": ({**_SHISENSHO, "colors": 16, "shapes": 6}, None),
+    "VLMGym/Shisensho-v0": (dict(_SHISENSHO), None),
     # needs cifar10_path=... or the VLMGYM_CIFAR10 environment variable
     "VLMGym/ShisenshoCifar10-v0": ({**_SHISENSHO, "tiles": "cifar10"}, None),
     "VLMGym/ShisenshoBase-v0": ({**_SHISENSHO, "colors": 6, "shapes": 6}, None),
@@ -58,6 +61,7 @@ def register_env(env_id: str, game: str, *, max_episode_steps: int | None = None
     """Register ``env_id`` for a registered game with vlmgym's single and vector envs.
 
     ``kwargs`` are the id's presets (game arguments and env options such as ``cell_px``);
+    ``max_episode_steps`` is the step budget on the state's steps (stored in the kwargs);
     ``gym.make(env_id)`` and ``gym.make_vec(env_id, num_envs=n)`` then build vlmgym envs, and
     the id works with every vlmgym tool. Registering an id twice raises Gymnasium's error.
 
@@ -67,8 +71,13 @@ def register_env(env_id: str, game: str, *, max_episode_steps: int | None = None
     """
     if not isinstance(game, str) or not game:
         raise ValueError(f"game must be the name of a registered game, got {game!r}")
+    if max_episode_steps is not None:
+        kwargs["max_episode_steps"] = max_episode_steps
+    # The step budget is an env kwarg, not the spec's max_episode_steps: Gymnasium would wrap the
+    # env in a TimeLimit counting the calls since reset(), while vlmgym counts the state's steps,
+    # so a restored snapshot keeps its budget (env.spec.max_episode_steps still reports it).
     gym.register(id=env_id, entry_point=SINGLE_ENTRY_POINT, vector_entry_point=VECTOR_ENTRY_POINT,
-                 kwargs={"game": game, **kwargs}, max_episode_steps=max_episode_steps)
+                 kwargs={"game": game, **kwargs})
 
 
 def register_envs() -> None:

@@ -13,7 +13,12 @@ It builds the game's single and vector envs and checks, with public API only:
 ``determinism``            seeded resets and steps repeat exactly, also on a reused env
 ``vector_matches_single``  a vector env equals single envs seeded alike, step by step, new games after
                            autoresets included
-``snapshots``              ``to_bytes``/``from_bytes`` round trip, identical futures, immutability, corrupt bytes refused
+``snapshots``              ``to_bytes``/``from_bytes`` round trip, identical futures, immutability, corrupt bytes refused;
+                           every entry point (``set_state(s)``, ``reset(options=...)``, ``score``) refuses a state
+                           ``from_bytes`` would refuse
+``successors``             a state that loads has successors that load: sampled states, counters at their limit and
+                           field values pushed to the top of their range, stepped with every legal and a few
+                           illegal and unparsable answers, saved and loaded again
 ``rules``                  the rules normalise like a snapshot's; a snapshot restores into a fresh env
 ``make_state``             ``make_state`` rebuilds a state, draws a fresh stream without ``rng=``, refuses bad fields
 ``score``                  ``score()`` leaves live envs untouched and agrees with stepping restored copies
@@ -46,8 +51,8 @@ from typing import Any
 import gymnasium as gym
 import numpy as np
 
-from vlmgym.core.game import Game
-from vlmgym.core.state import GameState, StateError, freeze_rules
+from vlmgym.core.game import COMMON_FIELDS, COUNTER_MAX, Game
+from vlmgym.core.state import GameState, StateError, freeze_rules, validate_state
 from vlmgym.envs.engine import TEXT_CHARSET
 from vlmgym.envs.single import VLMGymEnv
 from vlmgym.envs.vector import VLMGymVectorEnv
@@ -237,6 +242,103 @@ def _snapshots(t: _Target, seed: int) -> None:
         except StateError:
             continue
         raise _Failed("from_bytes accepted truncated or corrupt bytes")
+    # a state from_bytes would refuse (a negative counter), built with the constructor, is refused
+    # by every entry point, not played
+    invalid = GameState(snap.game, snap.rules, {**snap.arrays, "steps": np.int64(-1)})
+    vec = t.make_vec(1, obs_mode="text")
+    vec.reset(seed=seed)
+    for what, enter in (("set_state", lambda: env.unwrapped.set_state(invalid)),
+                        ("reset(options={'state': ...})", lambda: env.reset(options={"state": invalid})),
+                        ("set_states", lambda: vec.set_states([invalid])),
+                        ("reset(options={'states': ...})", lambda: vec.reset(options={"states": [invalid]})),
+                        ("score", lambda: vec.score([invalid], ["x"]))):
+        try:
+            enter()
+        except StateError:
+            continue
+        raise _Failed(f"{what} accepted a state that from_bytes refuses (steps=-1)")
+    vec.close()
+
+
+def _successors(t: _Target, seed: int) -> None:
+    vec, states = _sampled(t, 3, seed)
+    game = vec.game
+    rng = np.random.default_rng(seed)
+    pool = [("a sampled state", s) for s in states]
+    counters = {k: np.int64(COUNTER_MAX) for k in ("score", "steps", "successes")}
+    at_limit = GameState(game.name, states[0].rules, {**states[0].arrays, **counters})
+    pool.append(("counters at their limit", at_limit))
+    for s in states[:2]:
+        pool += [(f"{name} pushed to {top}", pushed) for name, top, pushed in _at_the_top(s, rng)]
+    for label, state in pool:  # every one of them valid (_at_the_top keeps only what validates)
+        try:
+            loaded = GameState.from_bytes(state.to_bytes())
+        except StateError as exc:
+            raise _Failed(f"{label}: a valid state does not load: {exc}") from None
+        mask = vec.legal_masks([loaded])[0]
+        legal = np.flatnonzero(mask)
+        if len(legal) > 48:
+            legal = np.sort(rng.choice(legal, 48, replace=False))
+        illegal = np.flatnonzero(~mask)[:3]
+        answers = [*_answers(game, legal), *_answers(game, illegal), "no move", "<answer>-1 1000000 -7 3</answer>"]
+        _, infos = vec.score([loaded] * len(answers), answers, return_states=True)
+        for answer, nxt in zip(answers, infos["next_state"]):
+            try:
+                again = GameState.from_bytes(nxt.to_bytes())
+            except StateError as exc:
+                raise _Failed(f"{label}: {answer!r} led to a state that does not load: {exc}") from None
+            _require(again == nxt, f"{label}: {answer!r} led to a state that does not round trip")
+    single = t.make(obs_mode="text")  # the single env steps the same way
+    single.reset(options={"state": at_limit})
+    single.step("no move")
+    try:
+        GameState.from_bytes(single.unwrapped.get_state().to_bytes())
+    except StateError as exc:
+        raise _Failed(f"the single env stepped a state at the counters' limit into one that does not load: {exc}") from None
+    vec.close()
+
+
+def _at_the_top(state: GameState, rng: np.random.Generator) -> list[tuple[str, int, GameState]]:
+    """States with values of a game field pushed to the largest the game accepts: two neighbouring
+    cells, then the whole field (where the game still accepts it). Found generically: the largest
+    value one cell may hold, by bisection over the dtype's range."""
+    out = []
+    for name, a in state.arrays.items():
+        if name in COMMON_FIELDS or a.dtype.kind not in "biu":
+            continue
+
+        def with_values(cells: Any, value: int, a: np.ndarray = a, name: str = name) -> GameState | None:
+            b = np.array(a)
+            b[cells] = value
+            candidate = GameState(state.game, state.rules, {**state.arrays, name: b})
+            try:
+                validate_state(candidate)
+            except StateError:
+                return None
+            return candidate
+
+        corner = (0,) * a.ndim
+        lo, hi = int(a.max()), 1 if a.dtype.kind == "b" else int(np.iinfo(a.dtype).max)
+        if with_values(corner, lo) is None:
+            continue
+        while lo < hi:  # the largest value the corner cell may hold (valid values assumed contiguous)
+            mid = (lo + hi + 1) // 2
+            lo, hi = (mid, hi) if with_values(corner, mid) is not None else (lo, mid - 1)
+        for _ in range(3 if a.ndim else 0):
+            pos = tuple(int(rng.integers(0, d)) for d in a.shape)
+            axis = int(rng.integers(0, a.ndim))
+            if a.shape[axis] < 2:
+                continue
+            other = list(pos)
+            other[axis] = pos[axis] + 1 if pos[axis] + 1 < a.shape[axis] else pos[axis] - 1
+            cells = tuple(np.array([p, o]) for p, o in zip(pos, other))
+            pushed = with_values(cells, lo)
+            if pushed is not None:
+                out.append((name, lo, pushed))
+        full = with_values(..., lo)
+        if full is not None:
+            out.append((f"all of {name}", lo, full))
+    return out
 
 
 def _rules(t: _Target, seed: int) -> None:
@@ -623,6 +725,7 @@ _CHECKS: dict[str, Callable[[_Target, int], None]] = {
     "determinism": _determinism,
     "vector_matches_single": _vector_matches_single,
     "snapshots": _snapshots,
+    "successors": _successors,
     "rules": _rules,
     "make_state": _make_state,
     "score": _score,

@@ -1,39 +1,93 @@
 """Readable restatements of the action codecs' answer grammars (test oracles).
 
-Each reads the inside of an answer block the slow way: split it into words (runs of ASCII
-letters) and numbers (runs of ASCII digits, with a directly preceding ``-`` as a sign), then apply
-the grammar's rule to that token list.
+Each reads the inside of an answer block the slow way, one character at a time: classify every
+character, group the characters that belong together into runs, decide what each run is, then
+apply the grammar's rule to that token list. The grammar is the one of ``docs/robustness.md``
+("Answer grammar"):
+
+* letters and digits of any script, ``_``, combining marks and invisible format characters belong
+  to a run; a full stop (of any script, or a middle dot) between two run characters does too;
+* a run of ASCII letters is a word; a run of ASCII digits is a number, negative when a dash or
+  minus sign stands directly before it; a run holding any other digit, or digits after a full
+  stop, is "not a plain number" (the answer is unparsable); other runs are ignored.
 """
 
 from __future__ import annotations
 
+import string
+import unicodedata
+
 CAP = 10**6  # numbers longer than six digits read as one million (out of every board)
+BAD = object()  # a run that is numeric but not a plain non-negative integer
 
 
-def tokens(content: str) -> list[str | int]:
-    out: list[str | int] = []
+def kind(ch: str) -> str:
+    """'letter', 'digit' (ASCII), 'other' (a run character that is neither), 'minus', 'point', 'space'."""
+    if ch in string.ascii_letters:
+        return "letter"
+    if ch in string.digits:
+        return "digit"
+    if ch == "_":
+        return "other"
+    if ch == "-":
+        return "minus"
+    if ch == ".":
+        return "point"
+    if ch.isascii():
+        return "space"
+    if ch.isnumeric():
+        return "foreign digit"
+    name = unicodedata.name(ch, "")
+    if unicodedata.category(ch) == "Pd" or "MINUS" in name:
+        return "minus"
+    if "FULL STOP" in name or "DECIMAL SEPARATOR" in name or ch in "\u00b7\u0387\u2024\u2027":
+        return "point"
+    if unicodedata.category(ch)[0] in "LM" or unicodedata.category(ch) in ("Cf", "Cs", "Co", "Cn"):
+        return "other"
+    return "space"
+
+
+_IN_RUN = ("letter", "digit", "other", "foreign digit")
+
+
+def tokens(content: str) -> list:
+    """Words (lower case), ints, and BAD for runs that are numeric but not plain."""
+    kinds = [kind(ch) for ch in content]
+    out: list = []
     i = 0
     while i < len(content):
-        ch = content[i]
-        if ch.isascii() and ch.isalpha():
-            j = i
-            while j < len(content) and content[j].isascii() and content[j].isalpha():
-                j += 1
-            out.append(content[i:j].lower())
-            i = j
-        elif (ch.isascii() and ch.isdigit()) or (ch == "-" and i + 1 < len(content) and content[i + 1].isascii()
-                                                 and content[i + 1].isdigit()):
-            sign = -1 if ch == "-" else 1
-            j = i + 1 if ch == "-" else i
-            k = j
-            while k < len(content) and content[k].isascii() and content[k].isdigit():
-                k += 1
-            digits = content[j:k]
-            out.append(sign * (CAP if len(digits) > 6 else int(digits)))
-            i = k
-        else:
+        if kinds[i] not in _IN_RUN:
             i += 1
+            continue
+        j = i
+        while j < len(content):  # extend the run; a point joins two run characters
+            joins = kinds[j] == "point" and j > i and j + 1 < len(content) and kinds[j + 1] in _IN_RUN
+            if kinds[j] in _IN_RUN or joins:
+                j += 1
+            else:
+                break
+        run, run_kinds = content[i:j], kinds[i:j]
+        before = kinds[i - 1] if i > 0 else "space"
+        if all(k == "letter" for k in run_kinds):
+            out.append(run.lower())
+        elif all(k == "digit" for k in run_kinds) and before != "point":
+            value = CAP if len(run) > 6 else int(run)
+            out.append(-value if before == "minus" else value)
+        elif any(k in ("digit", "foreign digit") for k in run_kinds):
+            out.append(BAD)
+        i = j
     return out
+
+
+def pair(content: str):
+    """((r1, c1), (r2, c2)) or None: exactly four numbers, nothing numeric that is not plain."""
+    toks = tokens(content)
+    if any(t is BAD for t in toks):
+        return None
+    numbers = [t for t in toks if isinstance(t, int)]
+    if len(numbers) != 4:
+        return None
+    return ((numbers[0], numbers[1]), (numbers[2], numbers[3]))
 
 
 def cell(content: str, verbs: tuple[str, ...], default_verb: str | None):
@@ -41,7 +95,7 @@ def cell(content: str, verbs: tuple[str, ...], default_verb: str | None):
     toks = tokens(content)
     numbers = [t for t in toks if isinstance(t, int)]
     named = {t for t in toks if isinstance(t, str) and t in verbs}
-    if len(numbers) != 2 or len(named) > 1:
+    if any(t is BAD for t in toks) or len(numbers) != 2 or len(named) > 1:
         return None
     where = (numbers[0], numbers[1])
     if not verbs:
@@ -54,6 +108,8 @@ def direction(content: str, names: tuple[str, ...]):
     """The index of the one direction named (a word or a number in range), or None."""
     found = set()
     for t in tokens(content):
+        if t is BAD:
+            return None
         if isinstance(t, int):
             if not 0 <= t < len(names):
                 return None

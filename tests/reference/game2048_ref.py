@@ -1,8 +1,15 @@
-"""Readable reference rules of 2048 for one board of actual tile values (0 = empty)."""
+"""Readable reference rules of 2048 for one board of actual tile values (0 = empty).
+
+Two tiles of the largest value of the board size (2**(n*n + 1), at most 2**57) do not merge.
+"""
 
 from __future__ import annotations
 
 UP, RIGHT, DOWN, LEFT = 0, 1, 2, 3
+
+
+def largest_tile(n: int) -> int:
+    return 2 ** min(n * n + 1, 57)
 
 
 def slide_line(line: list[int]) -> tuple[list[int], int, int]:
@@ -12,7 +19,7 @@ def slide_line(line: list[int]) -> tuple[list[int], int, int]:
     score = merges = 0
     i = 0
     while i < len(tiles):
-        if i + 1 < len(tiles) and tiles[i] == tiles[i + 1]:
+        if i + 1 < len(tiles) and tiles[i] == tiles[i + 1] and tiles[i] < largest_tile(len(line)):
             out.append(tiles[i] * 2)
             score += tiles[i] * 2
             merges += 1

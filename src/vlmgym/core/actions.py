@@ -24,8 +24,11 @@ codec                  answer                      action                       
                         ``flag (r, c)`` (verbs)     ``("flag", (r, c))``            3
 =====================  ==========================  ==============================  =========
 
-Out-of-board numbers parse (the game then calls the move illegal); numbers longer than six digits
-are read as 1,000,000 (out of every board) so ``int()`` never sees a huge string.
+Every codec reads answers through one tokenizer, :func:`vlmgym.core.tokens.answer_tokens`: words
+of ASCII letters and plain non-negative ASCII integers. A minus sign of any script makes a number
+negative (off every board: the game calls the move illegal); anything else numeric that is not a
+plain integer (``1.2``, ``1e3``, ``１``, ``1st``) makes the answer unparsable, never a different
+move. Out-of-board numbers parse; numbers longer than six digits are read as 1,000,000.
 """
 
 from __future__ import annotations
@@ -37,6 +40,8 @@ from dataclasses import dataclass
 from typing import Any, ClassVar
 
 import numpy as np
+
+from vlmgym.core.tokens import BAD, MAX_DIGITS, NUMBER, WORD, answer_tokens
 
 __all__ = [
     "DIRECTIONS",
@@ -61,11 +66,9 @@ Action = Any
 
 DIRECTIONS = ("up", "right", "down", "left")
 
-_WORD_OR_INT = re.compile(r"[A-Za-z]+|-?[0-9]+")
-_INT = re.compile(r"-?[0-9]+")
-_MAX_INT_DIGITS = 6  # longer numbers are out of every board; never feed int() huge strings
-_OUT_OF_RANGE = 10**_MAX_INT_DIGITS
 _WORD = re.compile(r"[A-Za-z]+")
+_DIGITS_AND_BRACKETS = re.compile(r"[ \t\n(),\[\]0-9]{1,128}")
+_DIGIT_RUN = re.compile(r"[0-9]+")
 _IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 _RETURNS = "The result of the move and a picture of the new board."
 
@@ -82,10 +85,8 @@ class Parsed:
         return self.action is not None
 
 
-def _to_int(token: str) -> int:
-    digits = token.lstrip("-")
-    value = _OUT_OF_RANGE if len(digits) > _MAX_INT_DIGITS else int(digits)
-    return -value if token.startswith("-") else value
+def _not_plain(text: object) -> Parsed:
+    return Parsed(None, f"{text!r} is not a plain non-negative integer (write whole numbers with the digits 0-9)")
 
 
 # -- tool descriptions ----------------------------------------------------------------------
@@ -213,6 +214,14 @@ def _json(value: Any) -> Any:
     return value
 
 
+def _arg(value: Any) -> str:
+    """A tool argument as answer text: integers as digits, anything else as a word the parser
+    will not take for a number (``True`` is not 1, ``1.0`` is a decimal)."""
+    if isinstance(value, (int, np.integer)) and not isinstance(value, (bool, np.bool_)):
+        return str(int(value))
+    return str(value)
+
+
 def _check_tool_name(name: str) -> str:
     if not isinstance(name, str) or not _IDENTIFIER.fullmatch(name) or name.startswith("_") or name in (
             "reset", "get_reward"):
@@ -257,26 +266,29 @@ class DirectionCodec(ActionCodec):
         self._usage = f"use 0-{len(names) - 1} or {'/'.join(names)}"
 
     def parse(self, content: str) -> Parsed:
-        simple = self._simple.get(content.strip().lower()) if len(content) < self._longest else None
-        if simple is not None:  # the common case: a lone digit or word (same result as the scan)
-            return Parsed(simple)
+        # the common case, a lone ASCII digit or word, gives the same result as the scan (ASCII
+        # only: str.lower() maps some other letters to ASCII ones, e.g. the Kelvin sign to "k")
+        if len(content) < self._longest and content.isascii():
+            simple = self._simple.get(content.strip().lower())
+            if simple is not None:
+                return Parsed(simple)
         return self.scan(content)
 
     def scan(self, content: str) -> Parsed:
         """The general reader (:meth:`parse` is this plus a fast path for a lone word or digit)."""
         found: set[int] = set()
         n = len(self.names)
-        for m in _WORD_OR_INT.finditer(content):
-            tok = m.group(0)
-            if tok[0].isalpha():
-                low = tok.lower()
-                if low in self._simple:
-                    found.add(self._simple[low])
-            else:
-                value = _to_int(tok)
+        for kind, value, text in answer_tokens(content):
+            if kind == WORD:
+                if value in self._simple:
+                    found.add(self._simple[value])  # type: ignore[index]
+            elif kind == NUMBER:
+                assert isinstance(value, int)
                 if not 0 <= value < n:
-                    return Parsed(None, f"{tok[:12]!r} is not a move ({self._usage})")
+                    return Parsed(None, f"{text[:12]!r} is not a move ({self._usage})")
                 found.add(value)
+            else:
+                return _not_plain(value)
             if len(found) > 1:
                 return Parsed(None, "answer names more than one direction")
         if not found:
@@ -349,18 +361,25 @@ class PairCodec(ActionCodec):
         self.noun = str(noun)
 
     def parse(self, content: str) -> Parsed:
-        if len(content) <= 128:  # the common case, same result as the scan: four short numbers
-            tokens = _INT.findall(content)
-            if len(tokens) == 4 and all(len(t) <= _MAX_INT_DIGITS for t in tokens):
-                r1, c1, r2, c2 = (int(t) for t in tokens)
+        # the common case, digits between brackets, commas and spaces only: no words, signs or
+        # points can occur, so the numbers are the digit runs (the same result as the scan)
+        if _DIGITS_AND_BRACKETS.fullmatch(content):
+            numbers = _DIGIT_RUN.findall(content)
+            if len(numbers) == 4 and all(len(t) <= MAX_DIGITS for t in numbers):
+                r1, c1, r2, c2 = (int(t) for t in numbers)
                 return Parsed(((r1, c1), (r2, c2)))
         return self.scan(content)
 
     def scan(self, content: str) -> Parsed:
-        """The general reader (:meth:`parse` is this plus a fast path for short content)."""
+        """The general reader (:meth:`parse` is this plus a fast path for short plain content)."""
         numbers: list[int] = []
-        for m in _INT.finditer(content):
-            numbers.append(_to_int(m.group(0)))
+        for kind, value, _ in answer_tokens(content):
+            if kind == BAD:
+                return _not_plain(value)
+            if kind != NUMBER:
+                continue
+            assert isinstance(value, int)
+            numbers.append(value)
             if len(numbers) > 4:
                 return Parsed(None, "more than four numbers; expected (r1, c1) (r2, c2)")
         if len(numbers) != 4:
@@ -403,7 +422,9 @@ class PairCodec(ActionCodec):
                 ToolArg("col2", int, f"Column of the second {n}."))
 
         def answer(row1: Any, col1: Any, row2: Any, col2: Any) -> str:
-            return self.format(((int(row1), int(col1)), (int(row2), int(col2))))
+            # written as given, not through int(): int() would accept 1.9, True or "１" and
+            # the parser is the one judge of what the arguments spell
+            return f"({_arg(row1)}, {_arg(col1)}) ({_arg(row2)}, {_arg(col2)})"
 
         return (ToolSpec(self.tool_name, self.tool_summary, args, answer),)
 
@@ -469,16 +490,17 @@ class CellCodec(ActionCodec):
     def parse(self, content: str) -> Parsed:
         numbers: list[int] = []
         verb: str | None = None
-        for m in _WORD_OR_INT.finditer(content):
-            tok = m.group(0)
-            if tok[0].isalpha():
-                low = tok.lower()
-                if low in self._verb_index:
-                    if verb is not None and verb != low:
-                        return Parsed(None, f"answer names more than one action ({verb}, {low})")
-                    verb = low
+        for kind, value, _ in answer_tokens(content):
+            if kind == WORD:
+                if value in self._verb_index:
+                    if verb is not None and verb != value:
+                        return Parsed(None, f"answer names more than one action ({verb}, {value})")
+                    verb = str(value)
                 continue
-            numbers.append(_to_int(tok))
+            if kind == BAD:
+                return _not_plain(value)
+            assert isinstance(value, int)
+            numbers.append(value)
             if len(numbers) > 2:
                 return Parsed(None, f"more than two numbers; {self._usage}")
         if len(numbers) != 2:
@@ -542,8 +564,8 @@ class CellCodec(ActionCodec):
         out = []
         for verb, name, summary in zip(verbs, self.tool_names, self.tool_summaries):
             def answer(row: Any, col: Any, _verb: str | None = verb) -> str:
-                cell = (int(row), int(col))
-                return self.format(cell if _verb is None else (_verb, cell))
+                cell = f"({_arg(row)}, {_arg(col)})"  # as written: the parser judges (see PairCodec)
+                return cell if _verb is None else f"{_verb} {cell}"
 
             out.append(ToolSpec(name, summary, args, answer))
         return tuple(out)

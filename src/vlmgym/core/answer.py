@@ -13,6 +13,10 @@ inside of the block may say is the game's action codec's business (:mod:`vlmgym.
 * pair (tile games): exactly four integers, e.g. ``(0, 1) (2, 1)``, ``(0,1),(2,1)``,
   ``[0, 1] [2, 1]``, ``0 1 2 1``. Out-of-board numbers parse (the game then calls the move illegal).
 * cell: two integers, optionally with a verb, e.g. ``(2, 3)`` or ``flag (2, 3)``.
+
+Numbers are plain non-negative integers in ASCII digits; a minus sign of any script makes one
+negative (off the board), and anything else numeric (``1.2``, ``1e3``, ``１``, ``1st``) makes the
+answer unparsable: one tokenizer, :mod:`vlmgym.core.tokens`, defines this for every codec.
 """
 
 from __future__ import annotations

@@ -33,7 +33,7 @@ from vlmgym.core.explain import Explanation
 from vlmgym.core.registry import game_class, register_game
 from vlmgym.core.state import GameState, StateError
 
-__all__ = ["COMMON_FIELDS", "METRICS", "Batch", "FieldSpec", "Game", "Outcome", "Scorer", "game_class",
+__all__ = ["COMMON_FIELDS", "COUNTER_MAX", "METRICS", "Batch", "FieldSpec", "Game", "Outcome", "Scorer", "game_class",
            "observation_sentence", "register_game"]
 
 Batch = dict[str, np.ndarray]
@@ -49,6 +49,11 @@ COMMON_FIELDS: dict[str, FieldSpec] = {
     "steps": ((), np.dtype(np.int64)),       # steps taken this episode (every answer counts)
     "successes": ((), np.dtype(np.int64)),   # steps whose move succeeded (reward +1 in binary mode)
 }
+
+#: Largest value of the ``score``, ``steps`` and ``successes`` counters. They saturate there
+#: instead of wrapping (the engine adds at most this much per step, so the sum never overflows
+#: int64), and snapshots holding more are refused: a state that loads has successors that load.
+COUNTER_MAX = (1 << 62) - 1
 
 #: Evaluation metrics a game can declare (per run, summed over the steps): ``successes`` counts
 #: successful moves, ``score_gain`` sums the score gained.
@@ -131,11 +136,13 @@ class Game(abc.ABC):
         try:
             expected = {**COMMON_FIELDS, **cls.state_fields(rules)}
         except (KeyError, TypeError, ValueError) as exc:
-            raise StateError(f"invalid rules for game {cls.name!r}: {dict(rules)} ({exc})") from None
+            shown = repr(dict(rules))
+            shown = shown if len(shown) <= 300 else shown[:297] + "..."  # rules of a hostile blob can be huge
+            raise StateError(f"invalid rules for game {cls.name!r}: {shown} ({exc})") from None
         if set(arrays) != set(expected):
-            raise StateError(
-                f"{cls.name} state must have fields {sorted(expected)}, got {sorted(arrays)}"
-            )
+            got = repr(sorted(arrays))
+            raise StateError(f"{cls.name} state must have fields {sorted(expected)}, got "
+                             f"{got if len(got) <= 300 else got[:297] + '...'}")
         for name, (shape, dtype) in expected.items():
             a = arrays[name]
             if a.shape != tuple(shape) or a.dtype != dtype:
@@ -144,8 +151,9 @@ class Game(abc.ABC):
                     f" got {a.dtype} of shape {a.shape}"
                 )
         for name in ("score", "steps", "successes"):
-            if int(arrays[name]) < 0:
-                raise StateError(f"{cls.name} field {name!r} must be >= 0, got {int(arrays[name])}")
+            if not 0 <= int(arrays[name]) <= COUNTER_MAX:
+                raise StateError(f"{cls.name} field {name!r} must be in 0..{COUNTER_MAX} (2**62 - 1), got "
+                                 f"{int(arrays[name])}")
         try:
             cls.check_values(rules, arrays)
         except ValueError as exc:

@@ -41,6 +41,7 @@ from typing import IO, cast
 import numpy as np
 from PIL import Image
 
+from vlmgym.core import params
 from vlmgym.core.tiles import GRID_COLOR, draw_shape_tile, select_names
 
 try:  # (optional parts of the standard library, like tarfile treats them)
@@ -111,14 +112,6 @@ def _cifar_help(what: str) -> str:
             "cifar.html, 'CIFAR-10 binary version (suitable for C programs)') and pass "
             "cifar10_path='/path/to/cifar-10-binary.tar.gz' (the extracted cifar-10-batches-bin "
             f"folder works too), or set the environment variable {CIFAR10_ENV_VAR} to that path")
-
-
-def _check_count(name: str, value: int, low: int = 1, high: int | None = None) -> int:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < low \
-            or (high is not None and value > high):
-        allowed = f">= {low}" if high is None else f"from {low} to {high}"
-        raise ValueError(f"{name} must be an integer {allowed}, got {value!r}")
-    return int(value)
 
 
 class ImageTiles:
@@ -224,7 +217,7 @@ class ImageTiles:
 
         Each picture is resized once (Lanczos) to the tile face, inside the same gap as shape tiles.
         """
-        cell_px = _check_count("cell_px", cell_px, 8)
+        cell_px = params.integer("cell_px", cell_px, 8)
         need = (len(self) + 1) * cell_px * cell_px * 3
         if need > MAX_ATLAS_BYTES:
             raise ValueError(f"the sprite atlas of {len(self)} pictures at cell_px={cell_px} would take "
@@ -262,7 +255,7 @@ class ImageTiles:
             ValueError: the files are not the CIFAR-10 binary format, or are truncated, corrupted
                 or larger than the limits (the message names the file and what is wrong).
         """
-        per_class = _check_count("images_per_class", images_per_class, 1, MAX_IMAGES_PER_CLASS)
+        per_class = params.integer("images_per_class", images_per_class, 1, MAX_IMAGES_PER_CLASS)
         if split not in _CIFAR_SPLITS:
             raise ValueError(f"split must be one of {sorted(_CIFAR_SPLITS)}, got {split!r}")
         if path is None:
@@ -292,8 +285,8 @@ class ImageTiles:
                 :data:`MAX_PICTURE_BYTES` or :data:`MAX_PICTURE_PIXELS` (also Pillow's
                 decompression-bomb limit); the message names the file.
         """
-        per_class = _check_count("images_per_class", images_per_class, 1, MAX_IMAGES_PER_CLASS)
-        side = _check_count("image_px", image_px, 4, MAX_IMAGE_PX)
+        per_class = params.integer("images_per_class", images_per_class, 1, MAX_IMAGES_PER_CLASS)
+        side = params.integer("image_px", image_px, 4, MAX_IMAGE_PX)
         root = Path(path).expanduser()
         if not root.is_dir():
             raise FileNotFoundError(f"image folder {str(root)!r} does not exist; pass a folder with "

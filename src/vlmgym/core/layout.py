@@ -9,12 +9,16 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-__all__ = ["BAND_PX", "BoardLayout", "PAPER_IMAGE_SIZE"]
+__all__ = ["BAND_PX", "BoardLayout", "MAX_CELL_PX", "MAX_IMAGE_SIDE", "MIN_CELL_PX", "PAPER_IMAGE_SIZE"]
 
 #: Height of the HUD line and width of the coordinate-label bands (one Qwen2.5-VL token).
 BAND_PX = 28
 #: ``(width, height)`` of the G1 paper's training images.
 PAPER_IMAGE_SIZE = (640, 840)
+#: Smallest and largest side of one cell in pixels (``cell_px``, also the cell chosen by ``fit``).
+MIN_CELL_PX, MAX_CELL_PX = 8, 512
+#: Largest width or height of a frame (``image_size``): 4096 x 4096 x 3 is 48 MiB per frame.
+MAX_IMAGE_SIDE = 4096
 
 
 @dataclass(frozen=True)
@@ -69,13 +73,14 @@ class BoardLayout:
     @classmethod
     def fit(cls, rows: int, cols: int, image_size: tuple[int, int], *, show_coords: bool = False,
             hud: bool = False) -> BoardLayout:
-        """The layout with the largest cell (a multiple of 4 px) that fits ``image_size``."""
+        """The layout with the largest cell (a multiple of 4 px, at most :data:`MAX_CELL_PX`) that
+        fits ``image_size``; the board is centred."""
         band = BAND_PX
         avail_w = image_size[0] - (band if show_coords else 0)
         avail_h = image_size[1] - (band if show_coords else 0) - (band if hud else 0)
-        cell = min(avail_w // cols, avail_h // rows)
+        cell = min(avail_w // cols, avail_h // rows, MAX_CELL_PX)
         cell -= cell % 4
-        if cell < 8:
+        if cell < MIN_CELL_PX:
             raise ValueError(f"image_size {image_size} is too small for a {rows}x{cols} board")
         return cls.compute(rows, cols, int(cell), show_coords=show_coords, hud=hud, image_size=image_size)
 

@@ -16,14 +16,16 @@ from typing import Any
 import numpy as np
 from gymnasium import spaces
 
+from vlmgym.core import params
 from vlmgym.core import rng as rngmod
 from vlmgym.core.actions import ActionCodec
-from vlmgym.core.game import COMMON_FIELDS, Batch, Game, Outcome, game_class
-from vlmgym.core.layout import PAPER_IMAGE_SIZE, BoardLayout
+from vlmgym.core.game import COMMON_FIELDS, COUNTER_MAX, Batch, Game, Outcome, game_class
+from vlmgym.core.layout import MAX_CELL_PX, MAX_IMAGE_SIDE, MIN_CELL_PX, PAPER_IMAGE_SIZE, BoardLayout
 from vlmgym.core.render import Renderer
 from vlmgym.core.state import (
     GameState,
     StateError,
+    ensure_valid,
     freeze_rules,
     stack_states,
     unstack_states,
@@ -31,7 +33,7 @@ from vlmgym.core.state import (
 )
 
 __all__ = ["Engine", "EngineViews", "Transition", "make_game", "OBS_MODES", "ACTION_MODES", "REWARD_MODES",
-           "TEXT_CHARSET"]
+           "TEXT_CHARSET", "MAX_NUM_ENVS", "MAX_BATCH_BYTES"]
 
 OBS_MODES = ("image", "text", "image+text")
 ACTION_MODES = ("text", "index")
@@ -45,11 +47,11 @@ _STATUS = np.array(["unparsable", "illegal", "ok", "ignored"], dtype=object)
 _IGNORED = 3
 
 
-def choice(name: str, value: Any, allowed: Sequence[str]) -> str:
-    """Validate an enumerated option with a message naming the allowed values."""
-    if value not in allowed:
-        raise ValueError(f"{name} must be one of {', '.join(map(repr, allowed))}; got {value!r}")
-    return value  # type: ignore[no-any-return]
+#: Most envs in one batch (per-env work per step is a few Python calls: board text, parsing).
+MAX_NUM_ENVS = 1 << 20
+#: Most memory a batch may need for its states, one batch of frames and board texts (estimated
+#: before anything is allocated; the error says how much ``num_envs`` would need).
+MAX_BATCH_BYTES = 16 << 30
 
 
 def make_game(game: str | Game, kwargs: Mapping[str, Any]) -> Game:
@@ -90,40 +92,43 @@ class Engine:
         show_coords: draw row/column numbers on the board edges.
         hud: show the score line above the board (``None``: the game's default).
         image_size: ``(width, height)`` to fit the board into, or ``"paper"`` for 640x840.
+        max_episode_steps: the step budget: an episode is truncated once its state's ``steps``
+            reach it (``None``: no budget). Counting the state's steps, not the calls since the
+            last reset, makes a restored snapshot keep its budget.
     """
 
     def __init__(self, game: Game, num_envs: int, *, obs_mode: str = "image",
                  action_mode: str = "text", reward_mode: str = "binary", cell_px: int = 56,
                  show_coords: bool = False, hud: bool | None = None,
-                 image_size: tuple[int, int] | str | None = None):
-        if isinstance(num_envs, bool) or not isinstance(num_envs, (int, np.integer)) or num_envs < 1:
-            raise ValueError(f"num_envs must be a positive integer, got {num_envs!r}")
+                 image_size: tuple[int, int] | str | None = None, max_episode_steps: int | None = None):
+        num_envs = params.integer("num_envs", num_envs, 1)
         if not isinstance(getattr(game, "codec", None), ActionCodec):
             raise TypeError(f"{type(game).__qualname__} must declare its action codec: codec = DirectionCodec(), "
                             "PairCodec() or CellCodec(...) (vlmgym.core.actions)")
         self.game = game
-        self.num_envs = int(num_envs)
-        self.obs_mode = choice("obs_mode", obs_mode, OBS_MODES)
-        self.action_mode = choice("action_mode", action_mode, ACTION_MODES)
-        self.reward_mode = choice("reward_mode", reward_mode, REWARD_MODES)
-        if isinstance(cell_px, bool) or not isinstance(cell_px, (int, np.integer)) or not 8 <= cell_px <= 512:
-            raise ValueError(f"cell_px must be an integer from 8 to 512, got {cell_px!r}")
-        self.show_coords = bool(show_coords)
-        self.hud = game.hud_default if hud is None else bool(hud)
-        if image_size == "paper":
+        self.obs_mode = params.choice("obs_mode", obs_mode, OBS_MODES)
+        self.action_mode = params.choice("action_mode", action_mode, ACTION_MODES)
+        self.reward_mode = params.choice("reward_mode", reward_mode, REWARD_MODES)
+        cell_px = params.integer("cell_px", cell_px, MIN_CELL_PX, MAX_CELL_PX)
+        self.show_coords = params.boolean("show_coords", show_coords)
+        hud = params.optional_boolean("hud", hud)
+        self.hud = game.hud_default if hud is None else hud
+        if isinstance(image_size, str):
+            if image_size != "paper":
+                raise ValueError(f"image_size must be (width, height) or 'paper', got {image_size!r}")
             image_size = PAPER_IMAGE_SIZE
         if image_size is None:
-            self.layout = BoardLayout.compute(game.rows, game.cols, int(cell_px), show_coords=self.show_coords,
+            self.layout = BoardLayout.compute(game.rows, game.cols, cell_px, show_coords=self.show_coords,
                                               hud=self.hud)
         else:
-            if (not isinstance(image_size, (tuple, list)) or len(image_size) != 2
-                    or not all(isinstance(v, (int, np.integer)) and v > 0 for v in image_size)):
-                raise ValueError(f"image_size must be (width, height) or 'paper', got {image_size!r}")
-            image_size = (int(image_size[0]), int(image_size[1]))
+            image_size = params.size_pair("image_size", image_size, 1, MAX_IMAGE_SIDE)
             self.layout = BoardLayout.fit(game.rows, game.cols, image_size, show_coords=self.show_coords,
                                           hud=self.hud)
         self.cell_px = self.layout.cell_px
         self.image_size = image_size
+        self.num_envs = self._check_batch(num_envs)
+        self.max_episode_steps = (None if max_episode_steps is None else
+                                  params.integer("max_episode_steps", max_episode_steps, 1, COUNTER_MAX))
         # Normalised once, the way snapshots normalise theirs, so comparisons are like for like
         # (a rule holding a tuple comes back from a snapshot as a list).
         self.rules = freeze_rules(game.rules)
@@ -131,6 +136,22 @@ class Engine:
         self.batch: Batch = game.new_batch(self.num_envs)
         self._renderer: Renderer | None = None
         self.frames_composed = 0  # frames composed so far (the sampler's "draws once" is tested on it)
+
+    def _check_batch(self, n: int) -> int:
+        """``n`` if a batch of ``n`` envs fits the limits; the message says what it would need."""
+        spec = {**COMMON_FIELDS, **self.game.state_fields(self.game.rules)}
+        state = sum(int(np.prod(shape, dtype=np.int64)) * np.dtype(dtype).itemsize for shape, dtype in spec.values())
+        # a batch of frames, and the batched observation space's low and high bounds (Gymnasium
+        # stores them as arrays of the batch's shape), plus the board text and info entries
+        frame = 3 * int(np.prod(self.layout.image_shape)) if self.obs_mode != "text" else 0
+        per_env = state + frame + self.game.text_max_length() + 256
+        each = f"{params.format_bytes(per_env)} per env for its state, frames and board text"
+        if n > MAX_NUM_ENVS:
+            raise ValueError(f"num_envs must be an integer from 1 to {MAX_NUM_ENVS}, got {n}; it would need about "
+                             f"{params.format_bytes(n * per_env)} ({each})")
+        params.check_memory(f"num_envs={n}", n * per_env, MAX_BATCH_BYTES,
+                            f"{each}; use fewer envs or smaller images")
+        return n
 
     # -- spaces ------------------------------------------------------------------------------
     @property
@@ -171,11 +192,12 @@ class Engine:
             self.batch[k][idx] = v
 
     def get_states(self, idx: Sequence[int] | np.ndarray | None = None) -> list[GameState]:
-        return unstack_states(self.game.name, self.rules, self.batch, idx)
+        # the live batch only ever holds dealt games, validated states and their successors
+        return unstack_states(self.game.name, self.rules, self.batch, idx, valid=True)
 
     def unstack(self, batch: Batch) -> list[GameState]:
-        """Snapshots of every env of ``batch`` (a batch of this game)."""
-        return unstack_states(self.game.name, self.rules, batch)
+        """Snapshots of every env of ``batch`` (a batch of this game, stepped from validated states)."""
+        return unstack_states(self.game.name, self.rules, batch, valid=True)
 
     def stack(self, states: Sequence[GameState]) -> Batch:
         """Stack snapshots into batch arrays, checking they belong to this game."""
@@ -188,6 +210,7 @@ class Engine:
                 raise StateError(
                     f"state is for game {s.game!r} with rules {dict(s.rules)}, but this env plays "
                     f"{self.game.name!r} with rules {dict(self.rules)}")
+            ensure_valid(s)  # once per state object: what from_bytes would refuse is refused here
         batch = stack_states(states)
         expected = set(COMMON_FIELDS) | set(self.game.state_fields(self.rules))
         if set(batch) != expected:
@@ -279,11 +302,18 @@ class Engine:
         unparsable answer still uses up a step).
         """
         out = self.game.apply(batch, arr, active)
-        batch["steps"] += 1 if counted is None else counted
-        batch["score"] += out.gain
-        batch["successes"] += out.success
+        _saturating_add(batch["steps"], 1 if counted is None else counted)
+        _saturating_add(batch["score"], out.gain)
+        _saturating_add(batch["successes"], out.success)
         terminated, reason = self.game.is_over(batch)
         return out, terminated, reason
+
+    def truncated(self, batch: Batch, terminated: np.ndarray) -> np.ndarray:
+        """bool ``(B,)``: the step budget is used up (the state's ``steps`` reached
+        ``max_episode_steps``) in a game that did not end; the one definition both envs use."""
+        if self.max_episode_steps is None:
+            return np.zeros(len(terminated), dtype=bool)
+        return (batch["steps"] >= self.max_episode_steps) & ~np.asarray(terminated, dtype=bool)
 
     def transition(self, batch: Batch, actions: Any, skip: np.ndarray | None = None) -> Transition:
         """Apply one action per env of ``batch`` in place (no pictures).
@@ -387,6 +417,16 @@ class EngineViews:
         from it with ``set_state(s)``/``set_states``, ``reset(options=...)`` or score answers on it.
         """
         return self.engine.make_state(fields, rng, self.np_random)
+
+
+def _saturating_add(counter: np.ndarray, amount: Any) -> None:
+    """``counter += amount`` in place, held in ``0..COUNTER_MAX`` (counters never wrap or go negative).
+
+    The amount is clipped to ``±COUNTER_MAX`` first, so the sum of two values within the limit
+    stays inside int64.
+    """
+    step = np.clip(np.asarray(amount, dtype=np.int64), -COUNTER_MAX, COUNTER_MAX)
+    np.clip(counter + step, 0, COUNTER_MAX, out=counter)
 
 
 def _as_field(game: str, name: str, value: Any, dtype: np.dtype) -> np.ndarray:

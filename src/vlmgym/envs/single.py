@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import copy
 from typing import Any, SupportsFloat
 
 import gymnasium as gym
 import numpy as np
+from gymnasium.envs.registration import EnvSpec
 
+from vlmgym.core import params
 from vlmgym.core import rng as rngmod
 from vlmgym.core.game import Game
 from vlmgym.core.state import GameState
-from vlmgym.envs.engine import Engine, EngineViews, choice, make_game
+from vlmgym.envs.engine import Engine, EngineViews, make_game
 
 __all__ = ["RENDER_MODES", "VLMGymEnv", "check_render_mode", "unbatch_info"]
 
@@ -25,7 +28,7 @@ def check_render_mode(render_mode: str | None, human_hint: str) -> None:
     if render_mode == "human":
         raise ValueError(f"render_mode must be 'rgb_array' or None here; for a window, {human_hint}")
     if render_mode is not None:
-        choice("render_mode", render_mode, RENDER_MODES)
+        params.choice("render_mode", render_mode, RENDER_MODES)
 
 
 def unbatch_info(info: dict[str, np.ndarray], i: int) -> dict[str, Any]:
@@ -52,23 +55,45 @@ class VLMGymEnv(EngineViews, gym.Env[Any, Any]):
         game: a registered game's name (see ``vlmgym.game_class``) or a :class:`~vlmgym.core.game.Game`.
         obs_mode, action_mode, reward_mode, cell_px, show_coords, hud, image_size:
             see :class:`~vlmgym.envs.engine.Engine`.
+        max_episode_steps: the step budget (``None``: none): ``truncated`` is true once the
+            state's ``steps`` reach it, also after ``reset(options={"state": s})`` or
+            ``set_state(s)`` (a snapshot keeps its budget), exactly as in the vector env. Ids
+            carry it in their kwargs (``VLMGym/Swap-v0``: 100) and are registered without
+            Gymnasium's ``TimeLimit``, which would count the calls since the last reset instead;
+            ``env.spec.max_episode_steps`` reports it.
         render_mode: ``"rgb_array"`` or ``None``. ``gym.make(id, render_mode="human")`` opens a
             window: Gymnasium wraps this env in its ``HumanRendering`` (``pip install vlmgym[play]``).
         **game_kwargs: the game's own arguments (board size, tile types, ...).
     """
 
     metadata = {"render_modes": list(RENDER_MODES), "render_fps": 4}
+    _spec: EnvSpec | None = None
+
+    @property  # type: ignore[override]
+    def spec(self) -> EnvSpec | None:
+        """Gymnasium's spec; its ``max_episode_steps`` is this env's step budget."""
+        return self._spec
+
+    @spec.setter
+    def spec(self, value: EnvSpec | None) -> None:
+        # gym.make sets a spec without max_episode_steps (vlmgym ids have no TimeLimit): report the
+        # env's own budget there, so tools that read it see the truth
+        if value is not None and value.max_episode_steps != self.engine.max_episode_steps:
+            value = copy.copy(value)
+            value.max_episode_steps = self.engine.max_episode_steps
+        self._spec = value
 
     def __init__(self, game: str | Game, *, obs_mode: str = "image",
                  action_mode: str = "text", reward_mode: str = "binary",
                  render_mode: str | None = None, cell_px: int = 56, show_coords: bool = False,
                  hud: bool | None = None, image_size: tuple[int, int] | str | None = None,
-                 **game_kwargs: Any):
+                 max_episode_steps: int | None = None, **game_kwargs: Any):
         check_render_mode(render_mode, "use gym.make(id, render_mode='human') or wrap the env in "
                                        "gymnasium.wrappers.HumanRendering (pip install 'vlmgym[play]')")
         self.engine = Engine(make_game(game, game_kwargs), 1, obs_mode=obs_mode,
                              action_mode=action_mode, reward_mode=reward_mode, cell_px=cell_px,
-                             show_coords=show_coords, hud=hud, image_size=image_size)
+                             show_coords=show_coords, hud=hud, image_size=image_size,
+                             max_episode_steps=max_episode_steps)
         self.game = self.engine.game
         self.render_mode = render_mode
         self.observation_space = self.engine.single_observation_space()
@@ -109,9 +134,10 @@ class VLMGymEnv(EngineViews, gym.Env[Any, Any]):
                                 f"got {type(action).__name__}")
             action = [action]
         tr = self.engine.transition(self.engine.batch, action)
+        truncated = self.engine.truncated(self.engine.batch, tr.terminated)
         obs, info = self._observe()
         info.update(unbatch_info(tr.info, 0))
-        return obs, float(tr.reward[0]), bool(tr.terminated[0]), False, info
+        return obs, float(tr.reward[0]), bool(tr.terminated[0]), bool(truncated[0]), info
 
     def _observe(self) -> tuple[Any, dict[str, Any]]:
         texts, info = self.engine.describe(self.engine.batch)

@@ -21,6 +21,7 @@ import numpy as np
 from gymnasium.vector import AutoresetMode, VectorEnv
 from gymnasium.vector.utils import batch_space
 
+from vlmgym.core import params
 from vlmgym.core import rng as rngmod
 from vlmgym.core.game import Batch, Game
 from vlmgym.core.state import GameState
@@ -74,7 +75,8 @@ class VLMGymVectorEnv(EngineViews, VectorEnv[Any, Any, Any]):
               terminated/truncated False, ``infos["autoreset"]`` True and ``action_status ==
               "ignored"``: the answer given in that step is not played.
             - ``DISABLED``: it stays finished until ``reset(options={"reset_mask": mask})``.
-        max_episode_steps: truncate episodes after this many steps (``None``: no limit).
+        max_episode_steps: the step budget: an env is truncated once its state's ``steps`` reach
+            it (``None``: no budget), the same rule as the single env's.
         obs_mode, action_mode, reward_mode, render_mode, cell_px, show_coords, hud, image_size,
         **game_kwargs: as for :class:`~vlmgym.envs.single.VLMGymEnv`. ``render_mode="rgb_array"``
             renders every env; for a window tiling them, wrap the env in
@@ -92,20 +94,18 @@ class VLMGymVectorEnv(EngineViews, VectorEnv[Any, Any, Any]):
                  hud: bool | None = None, image_size: tuple[int, int] | str | None = None,
                  **game_kwargs: Any):
         mode = autoreset_mode_of(autoreset_mode)
-        if max_episode_steps is not None and (isinstance(max_episode_steps, bool) or not isinstance(
-                max_episode_steps, (int, np.integer)) or max_episode_steps < 1):
-            raise ValueError(f"max_episode_steps must be a positive integer or None, got {max_episode_steps!r}")
         check_render_mode(render_mode, "wrap the vector env: gymnasium.wrappers.vector.HumanRendering("
                                        "gym.make_vec(id, num_envs, render_mode='rgb_array')) (needs pygame and "
                                        "OpenCV: pip install 'vlmgym[play]' opencv-python)")
         self.engine = Engine(make_game(game, game_kwargs), num_envs, obs_mode=obs_mode,
                              action_mode=action_mode, reward_mode=reward_mode, cell_px=cell_px,
-                             show_coords=show_coords, hud=hud, image_size=image_size)
+                             show_coords=show_coords, hud=hud, image_size=image_size,
+                             max_episode_steps=max_episode_steps)
         self.game = self.engine.game
         self.num_envs = self.engine.num_envs
         self.autoreset_mode = mode
         self.metadata = {**type(self).metadata, "autoreset_mode": mode}
-        self.max_episode_steps = None if max_episode_steps is None else int(max_episode_steps)
+        self.max_episode_steps = self.engine.max_episode_steps
         self.render_mode = render_mode
         self.single_observation_space = self.engine.single_observation_space()
         self.single_action_space = self.engine.single_action_space()
@@ -205,10 +205,7 @@ class VLMGymVectorEnv(EngineViews, VectorEnv[Any, Any, Any]):
         restart = self._pending.copy()
         tr = engine.transition(batch, self._as_actions(actions), skip=restart if restart.any() else None)
         terminated = tr.terminated & ~restart
-        if self.max_episode_steps is not None:
-            truncated = (batch["steps"] >= self.max_episode_steps) & ~terminated & ~restart
-        else:
-            truncated = np.zeros(self.num_envs, dtype=bool)
+        truncated = engine.truncated(batch, terminated) & ~restart  # the state's steps, as in the single env
         done = terminated | truncated
         final: dict[str, Any] = {}
         if restart.any():
@@ -348,7 +345,7 @@ class VLMGymVectorEnv(EngineViews, VectorEnv[Any, Any, Any]):
                 self._pending[:] = False
             else:
                 active &= ~self._pending
-        for _ in range(int(k)):
+        for _ in range(params.integer("k", k, 0)):
             idx = self.np_random.integers(0, game.num_actions, size=self.num_envs)
             _, over, _ = self.engine.advance(batch, game.decode(idx), active, counted=active)
             if over.any():

@@ -8,6 +8,7 @@ from typing import Any
 import numpy as np
 from PIL import Image, ImageDraw
 
+from vlmgym.core import params
 from vlmgym.core import rng as rngmod
 from vlmgym.core.actions import DIRECTIONS, DirectionCodec
 from vlmgym.core.explain import Explanation
@@ -15,9 +16,22 @@ from vlmgym.core.game import Batch, FieldSpec, Game, Outcome, Scorer, observatio
 from vlmgym.core.render import draw_centered_text
 from vlmgym.core.state import GameState
 
-__all__ = ["Game2048", "expectimax_2048", "slide_rows"]
+__all__ = ["MAX_EXPONENT", "Game2048", "expectimax_2048", "max_exponent", "slide_rows"]
 
 UP, RIGHT, DOWN, LEFT = 0, 1, 2, 3
+#: Largest tile exponent on any board: 2**57, so that a move's gain (at most 32 merges on 8x8)
+#: stays far inside the int64 score.
+MAX_EXPONENT = 57
+
+
+def max_exponent(size: int) -> int:
+    """The largest tile exponent of a ``size`` x ``size`` board: ``size**2 + 1`` (the largest
+    tile reachable in play, 2**17 on 4x4), at most :data:`MAX_EXPONENT`.
+
+    Two tiles of this exponent do not merge, so no move can make a tile that a snapshot would
+    refuse: every position that loads has successors that load.
+    """
+    return min(size * size + 1, MAX_EXPONENT)
 _SPAWN_FOUR_P = 0.1
 _END_REASON = np.array([None, "no_moves"], dtype=object)
 
@@ -41,21 +55,24 @@ def _compress_orders(n: int) -> np.ndarray:
 _COMPRESS = {n: _compress_orders(n) for n in range(3, 9)}
 
 
-def slide_rows(rows: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def slide_rows(rows: np.ndarray, top: int | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Slide and merge rows of exponents toward index 0.
 
     Args:
         rows: uint8 (N, n) exponents, 0 = empty.
+        top: tiles of this exponent or more do not merge (default: :func:`max_exponent` of an
+            n x n board).
     Returns:
         (new rows, score gained (N,) int64, merges (N,) int64). A tile merges at most once.
     """
     n = rows.shape[1]
+    top = max_exponent(n) if top is None else top
     pattern = (rows != 0).astype(np.int64) @ (1 << np.arange(n))
     a = np.take_along_axis(rows, _COMPRESS[n][pattern], axis=1)  # non-empty first, in order
     gain = np.zeros(len(rows), dtype=np.int64)
     merges = np.zeros(len(rows), dtype=np.int64)
     for j in range(n - 1):
-        hit = np.flatnonzero((a[:, j] != 0) & (a[:, j] == a[:, j + 1]))
+        hit = np.flatnonzero((a[:, j] != 0) & (a[:, j] == a[:, j + 1]) & (a[:, j] < top))
         if hit.size == 0:
             continue
         a[hit, j] += 1
@@ -138,30 +155,28 @@ class Game2048(Game):
     hud_default = True
 
     def __init__(self, size: int = 4):
-        if isinstance(size, bool) or not isinstance(size, (int, np.integer)) or not 3 <= size <= 8:
-            raise ValueError(f"2048 size must be an integer from 3 to 8, got {size!r}")
-        self.size = int(size)
+        self.size = params.integer("2048 size", size, 3, 8)
         self.rows = self.cols = self.size
         self.rules = {"size": self.size}
         self.num_actions = 4
-        self.max_exponent = self.size * self.size + 1
+        self.max_exponent = max_exponent(self.size)
         self._maps = orientation_maps(self.size)
         self._cell_text = [" - "] + [f" {1 << e} " for e in range(1, 256)]
 
     # -- state -------------------------------------------------------------------------------
     @classmethod
     def state_fields(cls, rules: Mapping[str, Any]) -> dict[str, FieldSpec]:
-        n = int(rules["size"])
-        if not 3 <= n <= 8:
-            raise ValueError(f"size {n} outside 3..8")
+        if set(rules) != {"size"}:
+            raise ValueError(f"2048 rules must be {{'size': n}}, got keys {sorted(rules)}")
+        n = params.integer("size", rules["size"], 3, 8)
         return {"board": ((n, n), np.dtype(np.uint8))}
 
     @classmethod
     def check_values(cls, rules: Mapping[str, Any], arrays: Mapping[str, np.ndarray]) -> None:
-        limit = int(rules["size"]) ** 2 + 1
+        limit = max_exponent(int(rules["size"]))
         top = int(arrays["board"].max())
         if top > limit:
-            raise ValueError(f"board exponent {top} exceeds the largest reachable tile 2**{limit}")
+            raise ValueError(f"board exponent {top} exceeds the largest tile 2**{limit}")
 
     # -- rules -------------------------------------------------------------------------------
     def deal(self, batch: Batch) -> None:
@@ -197,7 +212,7 @@ class Game2048(Game):
         maps = self._maps[np.where(valid, direction, LEFT)]
         flat = board.reshape(b, n * n)
         turned = np.take_along_axis(flat, maps, axis=1).reshape(b * n, n)
-        slid, gain, merges = slide_rows(turned)
+        slid, gain, merges = slide_rows(turned, self.max_exponent)
         new = np.empty_like(flat)
         np.put_along_axis(new, maps, slid.reshape(b, n * n), axis=1)
         new[~valid] = flat[~valid]
@@ -222,7 +237,7 @@ class Game2048(Game):
         for d in (UP, RIGHT, DOWN, LEFT):
             o = _orient(b, d)
             lead, follow = o[:, :, :-1], o[:, :, 1:]
-            can = ((lead == 0) & (follow != 0)) | ((lead != 0) & (lead == follow))
+            can = ((lead == 0) & (follow != 0)) | ((lead != 0) & (lead == follow) & (lead < self.max_exponent))
             mask[:, d] = can.reshape(len(b), -1).any(axis=1)
         return mask
 
@@ -252,6 +267,7 @@ class Game2048(Game):
         """
         exps = np.asarray(state.arrays["board"])
         grid = np.where(exps > 0, np.left_shift(1, exps.astype(np.int64)), 0)
+        top = 1 << self.max_exponent
         boards = np.repeat(exps[None], 4, axis=0)
         new, gain, merges = self.move(boards, np.arange(4))
         lines = [f"The board has {int((grid > 0).sum())} tiles and {int((grid == 0).sum())} empty cells; "
@@ -264,7 +280,7 @@ class Game2048(Game):
             if not legal:
                 lines.append(f"- {name}: nothing can move, so it is not allowed.")
                 continue
-            merged = [(where, v) for where, line in _lines(grid, d) for v in _line_merges(line)]
+            merged = [(where, v) for where, line in _lines(grid, d) for v in _line_merges(line, top)]
             parts = [f"{v}+{v}={2 * v} in {where}" for where, v in merged]
             described = sum(2 * v for _, v in merged)
             if int(merges[d]) == 0:
@@ -402,12 +418,13 @@ def expectimax_2048(game: Game2048, boards: np.ndarray) -> np.ndarray:
 
 
 # -- reasoning helpers (held to the game's rules by the tests) ---------------------------------
-def _line_merges(values: Sequence[int]) -> list[int]:
-    """Values of the tiles that merge when ``values`` (0 = empty) slide toward index 0."""
+def _line_merges(values: Sequence[int], top: int | None = None) -> list[int]:
+    """Values of the tiles that merge when ``values`` (0 = empty) slide toward index 0 (tiles of
+    value ``top`` or more do not merge)."""
     tiles = [v for v in values if v]
     merged, i = [], 0
     while i < len(tiles):
-        if i + 1 < len(tiles) and tiles[i] == tiles[i + 1]:
+        if i + 1 < len(tiles) and tiles[i] == tiles[i + 1] and (top is None or tiles[i] < top):
             merged.append(tiles[i])
             i += 2
         else:

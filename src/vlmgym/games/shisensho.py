@@ -34,16 +34,17 @@ from typing import Any
 
 import numpy as np
 
+from vlmgym.core import params
 from vlmgym.core import rng as rngmod
 from vlmgym.core.actions import PairCodec
 from vlmgym.core.explain import Explanation, board_cells
 from vlmgym.core.explain import cell_text as _cell
 from vlmgym.core.game import Batch, FieldSpec, Game, Outcome, Scorer, observation_sentence, register_game
-from vlmgym.core.image_tiles import CIFAR10_ENV_VAR, ImageTiles
+from vlmgym.core.image_tiles import CIFAR10_ENV_VAR, MAX_IMAGES_PER_CLASS, ImageTiles
 from vlmgym.core.state import GameState
 from vlmgym.core.tiles import COLORS, SHAPES, select_names, shape_atlas, tile_name
 
-__all__ = ["Shisensho", "connected", "legal_pairs", "pair_path", "PAPER_SHAPES", "MAX_SIDE"]
+__all__ = ["Shisensho", "check_rules", "connected", "legal_pairs", "pair_path", "PAPER_SHAPES", "MAX_PICTURES", "MAX_SIDE"]
 
 #: The six shapes the paper names (the default shape set).
 PAPER_SHAPES = ("circle", "square", "triangle", "diamond", "cross", "star")
@@ -239,14 +240,67 @@ def _pick_per_group(group: np.ndarray, eligible: np.ndarray, u: np.ndarray) -> n
 
 
 # ---------------------------------------------------------------------------------------------
+# Rules (what a state's shape and values depend on)
+# ---------------------------------------------------------------------------------------------
+#: Most pictures of an image tile set (sprite ids are uint16, 0 is the empty cell).
+MAX_PICTURES = 65_534
+_SHAPE_RULES = frozenset({"rows", "cols", "types", "tiles", "colors", "shapes"})
+_IMAGE_RULES = frozenset({"rows", "cols", "types", "tiles", "classes", "class_sizes", "pictures"})
+
+
+def _check_pool_size(sizes: Sequence[int]) -> None:
+    big = [s for s in sizes if s > MAX_IMAGES_PER_CLASS]
+    if big or sum(sizes) > MAX_PICTURES:
+        raise ValueError(f"an image tile set may hold at most {MAX_IMAGES_PER_CLASS} pictures per class and "
+                         f"{MAX_PICTURES} in all, got {max(sizes)} in a class and {sum(sizes)} in all")
+
+
+def check_rules(rules: Mapping[str, Any]) -> None:
+    """Raise ``ValueError`` unless ``rules`` are exactly what a Shisen-Sho game writes.
+
+    Rules of a snapshot come from outside, so every key, type and size is checked here, before the
+    game allocates anything from them (``class_sizes`` decide the sprite table).
+    """
+    if not isinstance(rules, Mapping):
+        raise ValueError(f"rules must be a mapping, got {type(rules).__name__}")
+    tiles = rules.get("tiles")
+    expected = _SHAPE_RULES if tiles == "shapes" else _IMAGE_RULES if tiles == "images" else None
+    if expected is None:
+        raise ValueError(f"rules['tiles'] must be 'shapes' or 'images', got {tiles!r}")
+    if set(rules) != expected:
+        raise ValueError(f"{tiles} rules must have the keys {sorted(expected)}, got {sorted(rules)}")
+    rows = params.integer("rows", rules["rows"], 2, MAX_SIDE)
+    cols = params.integer("cols", rules["cols"], 2, MAX_SIDE)
+    if (rows * cols) % _COPIES:
+        raise ValueError(f"rows*cols must be divisible by 4, got {rows}x{cols}")
+    types = params.integer("types", rules["types"], 1, rows * cols // _COPIES)
+    if tiles == "shapes":
+        for key, universe in (("colors", list(COLORS)), ("shapes", list(SHAPES))):
+            names = rules[key]
+            if not isinstance(names, list) or select_names(names, universe, key) != names:
+                raise ValueError(f"rules[{key!r}] must list distinct names from {universe}, got {names!r}")
+        kinds = len(rules["colors"]) * len(rules["shapes"])
+    else:
+        names, sizes = rules["classes"], rules["class_sizes"]
+        if not (isinstance(names, list) and isinstance(sizes, list) and 1 <= len(names) == len(sizes)
+                and len(sizes) <= MAX_PICTURES // _COPIES):
+            raise ValueError("rules['classes'] and rules['class_sizes'] must be lists of the same length, "
+                             f"1 to {MAX_PICTURES // _COPIES}")
+        if not all(isinstance(n, str) and n for n in names) or len(set(names)) != len(names):
+            raise ValueError("rules['classes'] must be distinct class names")
+        for size in sizes:
+            params.integer("class size", size, _COPIES, MAX_IMAGES_PER_CLASS)
+        _check_pool_size(sizes)
+        if not isinstance(rules["pictures"], str) or len(rules["pictures"]) > 64:
+            raise ValueError(f"rules['pictures'] must be the tile set's digest, got {rules['pictures']!r}")
+        kinds = len(names)
+    if types > kinds:
+        raise ValueError(f"types={types} is more than the {kinds} kinds of the tile set")
+
+
+# ---------------------------------------------------------------------------------------------
 # The game
 # ---------------------------------------------------------------------------------------------
-def _int_arg(name: str, value: Any, low: int, high: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or not low <= value <= high:
-        raise ValueError(f"{name} must be an integer from {low} to {high}, got {value!r}")
-    return int(value)
-
-
 @register_game("shisensho")
 class Shisensho(Game):
     """Shisen-Sho: remove pairs of equal tiles joined by a path with at most two turns.
@@ -323,16 +377,14 @@ class Shisensho(Game):
                  cifar10_path: str | os.PathLike[str] | None = None,
                  image_folder: str | os.PathLike[str] | None = None,
                  solvable: bool = False):
-        self.rows = _int_arg("rows", rows, 2, MAX_SIDE)
-        self.cols = _int_arg("cols", cols, 2, MAX_SIDE)
+        self.rows = params.integer("rows", rows, 2, MAX_SIDE)
+        self.cols = params.integer("cols", cols, 2, MAX_SIDE)
         n = self.rows * self.cols
         if n % _COPIES:
             raise ValueError(f"rows*cols must be divisible by 4 (each kind of tile appears four "
                              f"times); {self.rows}x{self.cols} has {n} cells")
-        self.types = n // _COPIES if types is None else _int_arg("types", types, 1, n // _COPIES)
-        if not isinstance(solvable, (bool, np.bool_)):
-            raise ValueError(f"solvable must be True or False, got {solvable!r}")
-        self.solvable = bool(solvable)
+        self.types = n // _COPIES if types is None else params.integer("types", types, 1, n // _COPIES)
+        self.solvable = params.boolean("solvable", solvable)
 
         image_set = self._image_set(tiles, cifar10_path, image_folder, images_per_class)
         if image_set is None:
@@ -352,12 +404,16 @@ class Shisensho(Game):
             palette = f"{len(self.colors)} colours x {len(self.shapes)} shapes"
         else:
             if colors is not None or shapes is not None:
-                raise ValueError("colors= and shapes= select coloured shapes; image tiles take "
-                                 "classes= instead")
+                raise ValueError(
+                    f"colors= and shapes= select coloured shapes; image tiles take classes= instead (got "
+                    f"colors={colors!r}, shapes={shapes!r}: an id whose preset sets a palette, such as "
+                    "VLMGym/ShisenshoBase-v0, needs colors=None, shapes=None with image tiles; "
+                    "VLMGym/Shisensho-v0 sets none)")
             self.images = image_set.select(classes)
             self.colors, self.shapes = [], []
             self.class_names = list(self.images.class_names)
             self.class_sizes = list(self.images.class_sizes)
+            _check_pool_size(self.class_sizes)
             short = [name for name, size in zip(self.class_names, self.class_sizes) if size < _COPIES]
             if short:
                 raise ValueError(
@@ -424,10 +480,8 @@ class Shisensho(Game):
     # -- state -------------------------------------------------------------------------------
     @classmethod
     def state_fields(cls, rules: Mapping[str, Any]) -> dict[str, FieldSpec]:
-        r, c = int(rules["rows"]), int(rules["cols"])
-        if not (2 <= r <= MAX_SIDE and 2 <= c <= MAX_SIDE):
-            raise ValueError(f"board {r}x{c} outside 2..{MAX_SIDE}")
-        return {"board": ((r, c), np.dtype(np.uint16))}
+        check_rules(rules)  # snapshots bring rules from outside: bounded before anything is built
+        return {"board": ((rules["rows"], rules["cols"]), np.dtype(np.uint16))}
 
     @classmethod
     def _sprite_classes(cls, rules: Mapping[str, Any]) -> tuple[np.ndarray, bool]:
@@ -435,7 +489,7 @@ class Shisensho(Game):
         if rules["tiles"] == "shapes":
             k = len(rules["colors"]) * len(rules["shapes"])
             return np.arange(-1, k, dtype=np.int64), False
-        sizes = [int(s) for s in rules["class_sizes"]]
+        sizes = [int(s) for s in rules["class_sizes"]]  # bounded by check_rules (state_fields)
         return np.concatenate([[-1], np.repeat(np.arange(len(sizes)), sizes)]).astype(np.int64), True
 
     @classmethod

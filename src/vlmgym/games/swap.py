@@ -40,6 +40,7 @@ from typing import Any
 
 import numpy as np
 
+from vlmgym.core import params
 from vlmgym.core import rng as rngmod
 from vlmgym.core.actions import PairCodec
 from vlmgym.core.explain import Explanation, board_cells
@@ -183,9 +184,7 @@ def _chessboard_blocks(rows: int, cols: int) -> np.ndarray:
 
 
 def _check_side(name: str, value: Any) -> int:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or not MIN_SIDE <= value <= MAX_SIDE:
-        raise ValueError(f"Swap {name} must be an integer from {MIN_SIDE} to {MAX_SIDE}, got {value!r}")
-    return int(value)
+    return params.integer(f"Swap {name}", value, MIN_SIDE, MAX_SIDE)
 
 
 def _resolve_rules(rows: Any, cols: Any, colors: Any, shapes: Any) -> dict[str, Any]:
