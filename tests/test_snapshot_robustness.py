@@ -84,7 +84,8 @@ def _mutated(draw, blob: bytes) -> bytes:
         else:
             rules[key] = draw(st.one_of(_JUNK, st.just([10**9] * 10), st.just(list(range(10**4)))))
         if "class_sizes" in rules and draw(st.booleans()):
-            rules["class_sizes"] = [10**9] * len(rules.get("classes") or [1])
+            classes = rules.get("classes")
+            rules["class_sizes"] = [10**9] * (len(classes) if isinstance(classes, list) and classes else 1)
     elif kind == "arrays":
         entry = draw(st.sampled_from(header["arrays"]))
         field = draw(st.sampled_from(["shape", "dtype", "name", "drop", "repeat"]))
