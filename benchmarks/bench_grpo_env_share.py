@@ -126,7 +126,8 @@ def grpo_steps(steps: int, max_new_tokens: int, out: str) -> dict[str, float]:
                    max_steps=steps, states_per_step=STATES, num_generations=GENERATIONS,
                    per_device_train_batch_size=64, max_completion_length=max_new_tokens,
                    gradient_checkpointing=False, save_strategy="no", env_eval_every=0, env_eval_at_end=False,
-                   rollout_log=False, logging_steps=1, disable_tqdm=True, learning_rate=1e-4)
+                   rollout_log=False, logging_steps=1, disable_tqdm=True, learning_rate=1e-4,
+                   min_pixels=None, max_pixels=None)
     trainer = build_g0_trainer(model, cfg, processor=processor)
     stats = trainer.train_dataset.vlmgym_stats  # the stream's own counters (shared with TRL's wrapper)
     t0 = time.perf_counter()

@@ -31,6 +31,7 @@ config = G0Config(
     max_completion_length=16, learning_rate=1e-4, gradient_checkpointing=False,
     env_eval_every=2, env_eval_runs=2, env_eval_episode_steps=3, env_eval_max_new_tokens=8,
     save_strategy="no", logging_steps=1,
+    min_pixels=None, max_pixels=None,  # the tiny processor's own bounds (the paper's 262144 is for 7B runs)
 )
 trainer = train_g0(str(out / "tiny-model"), config, processor=processor)
 for entry in trainer.state.log_history:

@@ -134,15 +134,28 @@ class OracleTeacher(Teacher):
 
     States without a rewarded move (a 2048 board where no move merges) get
     ``TeacherReply(None, "no_rewarded_move")`` and are replaced by new samples.
+
+    Args:
+        think: ``"full"`` (default): every check the solver made, as the game explains it;
+            ``"brief"``: only its last line, the conclusion (e.g. "So I move 2 (down)."), for
+            short completions where generation dominates the cost (CPU experiments such as
+            ``benchmarks/bench_learning.py``). The perception block and the answer are the same.
     """
 
     name = "oracle"
     deterministic = True
+    THINK = ("full", "brief")
 
-    def __init__(self) -> None:
+    def __init__(self, think: str = "full") -> None:
         from vlmgym.eval.oracle import OraclePolicy
 
+        if think not in self.THINK:
+            raise ValueError(f"think must be one of {self.THINK}, got {think!r}")
+        self.think = think
         self.policy = OraclePolicy()
+
+    def config(self) -> dict[str, Any]:
+        return {"name": self.name} if self.think == "full" else {"name": self.name, "think": self.think}
 
     def respond(self, items: Sequence[TeacherItem], attempt: int) -> list[TeacherReply]:
         from vlmgym.eval import Query
@@ -161,7 +174,10 @@ class OracleTeacher(Teacher):
             if e.answer is None:
                 out.append(TeacherReply(None, "no_rewarded_move"))
                 continue
-            out.append(TeacherReply(compose_response(it.board_text, e.think, e.answer)))
+            think = e.think
+            if self.think == "brief":
+                think = next((line for line in reversed(think.strip().splitlines()) if line.strip()), "")
+            out.append(TeacherReply(compose_response(it.board_text, think, e.answer)))
         return out
 
 
@@ -235,9 +251,10 @@ def make_teacher(spec: str | Teacher, **options: Any) -> Teacher:
             raise ValueError(f"teacher options {sorted(options)} given with a Teacher instance")
         return spec
     if spec == "oracle":
-        if options:
-            raise ValueError(f"the oracle teacher takes no options; got {sorted(options)}")
-        return OracleTeacher()
+        unknown = sorted(set(options) - {"think"})
+        if unknown:
+            raise ValueError(f"the oracle teacher takes only the option 'think'; got {unknown}")
+        return OracleTeacher(**options)
     kind, sep, model = str(spec).partition(":")
     if kind == "openai" and sep and model:
         return OpenAITeacher(model, **options)

@@ -12,11 +12,17 @@ temperature 1.0                                 ``temperature=1.0``
 lr 1e-6, constant                               ``learning_rate=1e-6``, ``lr_scheduler_type="constant"``
 clip 0.2                                        ``epsilon=0.2``
 KL 0.01 (low-variance k3) to the initial policy ``beta=0.01`` (TRL's k3 estimator, reference = start)
-group-normalised advantages                     ``scale_rewards="group"``, ``loss_type="grpo"``
+group-normalised advantages                     ``scale_rewards="group"``
+token-mean loss (the original's aggregation)    ``loss_type="bnpo"`` (not TRL's per-sequence ``"grpo"``)
+plain k3 KL, no bias correction                 ``use_bias_correction_kl=False`` (TRL: True)
+no importance-sampling fix of vLLM rollouts     ``vllm_importance_sampling_correction=False`` (TRL: True)
+AdamW weight decay 1e-2                         ``weight_decay=0.01`` (TRL: 0)
+processor min/max pixels 262144 / 4194304       ``min_pixels``, ``max_pixels`` (applied to the processor)
 128 states per step, one optimizer step each    ``states_per_step=128`` -> gradient accumulation
 8192 answer tokens                              ``max_completion_length=8192``
 about 400-500 steps                             ``max_steps=500``
-bf16                                            ``bf16=True`` (TRL's default)
+bf16                                            ``bf16=True``; weights loaded in bf16 under DeepSpeed
+                                                (fp32 master copy in the optimizer) and with LoRA
 fresh states every step, K random moves         ``stream_states=True``, ``sampler_k=None`` (per game)
 game + format + 0 x perception                  ``format_reward_weight=1``, ``perception_reward_weight=0``
 =============================================  ==================================================
@@ -38,7 +44,8 @@ from trl import GRPOConfig
 import vlmgym
 from vlmgym_rl.states import REQUIRED_COLUMNS, GameSpec
 
-__all__ = ["G0Config", "build_g0_trainer", "load_processor", "train_g0", "validate_state_dataset"]
+__all__ = ["G0Config", "apply_pixel_bounds", "build_g0_trainer", "choose_load_dtype", "load_processor", "train_g0",
+           "validate_state_dataset"]
 
 logger = logging.getLogger(__name__)
 
@@ -68,24 +75,68 @@ class LoraArguments:
                           target_modules=self.lora_target_modules or "all-linear", task_type="CAUSAL_LM")
 
 
-def frozen_base_in_bf16(config: Any) -> None:
-    """With LoRA and bf16, load the frozen base model in bf16 unless a dtype was chosen.
+@dataclass
+class ProcessorArguments:
+    """Image resize bounds of the processor, shared by the G0 and cold-start configs."""
 
-    TRL loads a model given by name in float32 by default: for a 7B base that is 33 GB instead of
-    17 GB, for weights that never change. Full fine-tuning keeps float32 (an update of lr 1e-6
-    would vanish in bf16's precision); PEFT keeps the adapters themselves in float32.
+    min_pixels: int | None = field(
+        default=262144, metadata=_help("Smallest image area the processor resizes to (original: 262144 = 512x512; "
+                                       "None: the processor's own)."))
+    max_pixels: int | None = field(
+        default=4194304, metadata=_help("Largest image area (original: 4194304 = 2048x2048; None: the "
+                                        "processor's own)."))
+
+
+def choose_load_dtype(config: Any) -> None:
+    """Load the model in bf16 when that loses nothing, unless a dtype was chosen.
+
+    TRL loads a model given by name in float32 by default (a 7B model: 33 GB instead of 17 GB).
+    With ``bf16`` the weights are loaded in bf16 when
+
+    * LoRA trains adapters (kept in float32 by PEFT) on a frozen base, or
+    * DeepSpeed runs the optimizer (``deepspeed=...``): its bf16 mode keeps a float32 master copy
+      of the weights in the optimizer, so an update of lr 1e-6 is not rounded away, as the
+      original's FSDP mixed precision does.
+
+    Plain full fine-tuning without DeepSpeed keeps float32 weights (autocast computes in bf16):
+    there the parameters themselves receive the updates, and bf16's 8-bit mantissa would drop most
+    of an lr 1e-6 step.
     """
     kwargs = config.model_init_kwargs
     if isinstance(kwargs, str):
         kwargs = json.loads(kwargs)
     kwargs = dict(kwargs or {})
-    if config.use_lora and config.bf16 and "dtype" not in kwargs and "torch_dtype" not in kwargs:
+    if config.bf16 and "dtype" not in kwargs and "torch_dtype" not in kwargs and (
+            config.use_lora or getattr(config, "deepspeed", None)):
         kwargs["dtype"] = "bfloat16"
     config.model_init_kwargs = kwargs or None
 
 
+def apply_pixel_bounds(processor: Any, min_pixels: int | None, max_pixels: int | None) -> Any:
+    """Set the image processor's resize bounds (pixels of the resized picture) and return it."""
+    for name, v in (("min_pixels", min_pixels), ("max_pixels", max_pixels)):
+        if v is not None and (isinstance(v, bool) or not isinstance(v, int) or v < 1):
+            raise ValueError(f"{name} must be a positive integer or None, got {v!r}")
+    if min_pixels is not None and max_pixels is not None and min_pixels > max_pixels:
+        raise ValueError(f"min_pixels={min_pixels} exceeds max_pixels={max_pixels}")
+    ip = getattr(processor, "image_processor", None)
+    if ip is None or (min_pixels is None and max_pixels is None):
+        return processor
+    size = dict(getattr(ip, "size", None) or {})
+    if min_pixels is not None:
+        size["shortest_edge"] = min_pixels
+        if hasattr(ip, "min_pixels"):
+            ip.min_pixels = min_pixels
+    if max_pixels is not None:
+        size["longest_edge"] = max_pixels
+        if hasattr(ip, "max_pixels"):
+            ip.max_pixels = max_pixels
+    ip.size = size
+    return processor
+
+
 @dataclass
-class G0Config(GRPOConfig, LoraArguments):
+class G0Config(GRPOConfig, LoraArguments, ProcessorArguments):
     """:class:`trl.GRPOConfig` with the paper's G0 recipe as defaults, plus vlmgym settings.
 
     See the module docstring for the mapping. ``states_per_step`` (when set) derives
@@ -102,7 +153,16 @@ class G0Config(GRPOConfig, LoraArguments):
     epsilon: float = field(default=0.2, metadata=_help("PPO clip range (paper: 0.2)."))
     beta: float = field(default=0.01, metadata=_help("KL coefficient against the initial policy (paper: 0.01)."))
     scale_rewards: str = field(default="group", metadata=_help("Group-normalised advantages (paper)."))
-    loss_type: str = field(default="grpo", metadata=_help("GRPO's per-sequence loss (paper)."))
+    loss_type: str = field(
+        default="bnpo", metadata=_help("Loss aggregation: 'bnpo' = mean over the batch's tokens, as the original "
+                                       "(verl/EasyR1 'token-mean'); TRL's 'grpo' averages per sequence first."))
+    use_bias_correction_kl: bool = field(
+        default=False, metadata=_help("Off (the original's plain k3 KL); TRL turns on an importance-weighted "
+                                      "correction by default."))
+    vllm_importance_sampling_correction: bool = field(
+        default=False, metadata=_help("Off (the original has none); TRL masks or reweights tokens whose vLLM "
+                                      "and trainer log-probabilities differ."))
+    weight_decay: float = field(default=0.01, metadata=_help("AdamW weight decay (original: 1e-2)."))
     max_completion_length: int | None = field(default=8192, metadata=_help("Answer tokens (paper: 8192)."))
     max_steps: int = field(default=500, metadata=_help("Optimizer steps (paper: about 400-500)."))
     logging_steps: float = field(default=1, metadata=_help("Log every step."))
@@ -137,17 +197,23 @@ class G0Config(GRPOConfig, LoraArguments):
 
     # -- rewards ----------------------------------------------------------------------------------
     game_reward_mode: str = field(default="binary", metadata=_help("'binary' (+1/-1, paper) or 'score'."))
+    strict_answer: bool = field(
+        default=True, metadata=_help("The game reward counts only an answer in a closed <answer>...</answer> "
+                                     "block: a bare reply or an unterminated block scores as unparsable (False: "
+                                     "as the evaluation parser reads them)."))
     format_reward_weight: float = field(default=1.0, metadata=_help("Weight of the format reward (paper: 1)."))
     perception_reward_weight: float = field(
         default=0.0, metadata=_help("Weight of the perception reward (paper: 0; 0.1 in an ablation)."))
 
     # -- in-env evaluation and rollout log ------------------------------------------------------------
+    # Cheap by default (a progress signal, not the paper's table: use `vlmgym eval` for that): all
+    # runs of a game are one batched generate call per move.
     env_eval_every: int = field(default=100, metadata=_help("Evaluate in the envs every N steps (0: off)."))
     env_eval_at_end: bool = field(default=True, metadata=_help("Evaluate in the envs after training."))
-    env_eval_runs: int = field(default=10, metadata=_help("Parallel games per env (paper: 10)."))
-    env_eval_episode_steps: int = field(default=100, metadata=_help("Moves per game (paper: 100)."))
+    env_eval_runs: int = field(default=4, metadata=_help("Parallel games per env, batched (paper table: 10)."))
+    env_eval_episode_steps: int = field(default=20, metadata=_help("Moves per game (paper table: 100)."))
     env_eval_max_new_tokens: int | None = field(
-        default=1024, metadata=_help("Answer budget per evaluation move (None: max_completion_length)."))
+        default=512, metadata=_help("Answer budget per evaluation move (None: max_completion_length)."))
     env_eval_temperature: float = field(default=0.0, metadata=_help("0: greedy evaluation answers."))
     rollout_log: bool = field(default=True, metadata=_help("Write <output_dir>/rollouts/rollouts.jsonl."))
 
@@ -157,7 +223,7 @@ class G0Config(GRPOConfig, LoraArguments):
         if self.states_per_step is not None:
             self._derive_batches()
         super().__post_init__()
-        frozen_base_in_bf16(self)
+        choose_load_dtype(self)
         if self.remove_unused_columns is not False:
             raise ValueError("remove_unused_columns must be False: the rewards read the state columns")
         if self.states_per_step is not None and self.states_per_generation != self.states_per_step:
@@ -337,7 +403,7 @@ def build_g0_trainer(model: Any, config: G0Config | None = None, *, processor: A
     config = config if config is not None else G0Config()
     if not isinstance(config, G0Config):
         raise TypeError(f"config must be a G0Config, got {type(config).__name__}")
-    processor = load_processor(model, processor)
+    processor = apply_pixel_bounds(load_processor(model, processor), config.min_pixels, config.max_pixels)
     if not isinstance(model, str):
         if not hasattr(model, "generate") or not hasattr(model, "config"):
             raise TypeError(f"model must be a model id/path or a transformers model, got {type(model).__name__}")
@@ -364,7 +430,7 @@ def build_g0_trainer(model: Any, config: G0Config | None = None, *, processor: A
         validate_state_dataset(train_dataset, config.game_reward_mode)
     funcs, weights = g0_rewards(format_weight=config.format_reward_weight,
                                 perception_weight=config.perception_reward_weight,
-                                reward_mode=config.game_reward_mode, on_policy=pool)
+                                reward_mode=config.game_reward_mode, strict=config.strict_answer, on_policy=pool)
     if config.reward_weights is None:
         config.reward_weights = weights
     elif len(config.reward_weights) != len(funcs):

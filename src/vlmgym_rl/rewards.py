@@ -40,7 +40,7 @@ import gymnasium as gym
 import numpy as np
 
 import vlmgym
-from vlmgym.core.answer import format_ok, has_localization, perception_cell_accuracy, perception_exact
+from vlmgym.core.answer import closed_block, format_ok, has_localization, perception_cell_accuracy, perception_exact
 
 __all__ = ["FormatReward", "GameReward", "PerceptionReward", "completion_text", "g0_rewards"]
 
@@ -146,6 +146,11 @@ class GameReward(_Reward):
     Args:
         reward_mode: ``"binary"`` (+1 success / -1 otherwise, the paper) or ``"score"`` (score
             gained by the move).
+        strict: only a closed ``<answer>...</answer>`` block counts (default). A bare reply
+            (``"2"``) or an unterminated last block (``"<answer>2"``, typical of a completion cut
+            at ``max_completion_length``) is scored as an unparsable answer, so a policy cannot
+            earn the full game reward without the format. ``strict=False`` reads replies as the
+            evaluation harness does. Counted in ``vlmgym/unclosed_answer_rate``.
         on_policy: an :class:`~vlmgym_rl.states.OnPolicyPool` to receive, per group of
             completions of one state, the state after the first legal move among them.
         name: the name TRL logs the reward under (``rewards/<name>/mean``).
@@ -156,8 +161,12 @@ class GameReward(_Reward):
 
     __name__ = "game_reward"
 
-    def __init__(self, reward_mode: str = "binary", *, on_policy: Any = None, name: str | None = None):
+    def __init__(self, reward_mode: str = "binary", *, strict: bool = True, on_policy: Any = None,
+                 name: str | None = None):
         super().__init__(name)
+        if not isinstance(strict, bool):
+            raise TypeError(f"strict must be True or False, got {strict!r}")
+        self.strict = strict
         if reward_mode not in _REWARD_MODES:
             raise ValueError(f"reward_mode must be one of {_REWARD_MODES}, got {reward_mode!r}")
         from vlmgym_rl.states import OnPolicyPool
@@ -222,6 +231,8 @@ class GameReward(_Reward):
         t0 = time.perf_counter()
         texts, malformed = _texts(completions)
         n = len(texts)
+        unclosed = np.array([self.strict and closed_block(t) is None for t in texts], dtype=bool)
+        answers = ["" if u else t for t, u in zip(texts, unclosed)]  # "" scores as unparsable
         blobs = _column(columns, "state", n, self.__name__)
         env_ids = _column(columns, "env_id", n, self.__name__)
         env_kwargs = _column(columns, "env_kwargs", n, self.__name__)
@@ -257,7 +268,7 @@ class GameReward(_Reward):
         for (env_id, kw), idx in groups.items():
             try:
                 env = self.env_for(env_id, kw)
-                r, info = env.score([decoded[bytes(blobs[i])] for i in idx], [texts[i] for i in idx],
+                r, info = env.score([decoded[bytes(blobs[i])] for i in idx], [answers[i] for i in idx],
                                     return_states=want_next)
             except (ValueError, TypeError, KeyError) as exc:
                 self._warn_once(f"env-{env_id}-{kw}", f"{self.__name__}: cannot score {env_id} {kw}: {exc}; "
@@ -275,6 +286,8 @@ class GameReward(_Reward):
         if want_next:
             self._push_on_policy(blobs, env_ids, env_kwargs, status, terminated, next_states, depths)
         self._log_metrics(log_metric, env_ids, rewards, status, success, malformed, texts, boards, sources)
+        if self.strict:
+            _log(log_metric, "vlmgym/unclosed_answer_rate", unclosed.mean() if n else 0.0)
         if log_extra is not None:
             log_extra("state_id", [_state_id(decoded, b) for b in blobs])
             log_extra("action_status", [str(s) for s in status])
@@ -410,13 +423,15 @@ class PerceptionReward(_Reward):
 
 
 def g0_rewards(*, format_weight: float = 1.0, perception_weight: float = 0.0, reward_mode: str = "binary",
-               on_policy: Any = None) -> tuple[list[_Reward], list[float]]:
+               strict: bool = True, on_policy: Any = None) -> tuple[list[_Reward], list[float]]:
     """The paper's reward set and weights: game (1) + format (1) + perception (0 by default).
+
+    ``strict`` is :class:`GameReward`'s (only a closed ``<answer>`` block earns the game reward).
 
     The perception reward is always computed and logged (P_acc), even with weight 0.
     """
     for name, w in (("format_weight", format_weight), ("perception_weight", perception_weight)):
         if isinstance(w, bool) or not isinstance(w, (int, float)) or not np.isfinite(w):
             raise ValueError(f"{name} must be a finite number, got {w!r}")
-    funcs: list[_Reward] = [GameReward(reward_mode, on_policy=on_policy), FormatReward(), PerceptionReward()]
+    funcs: list[_Reward] = [GameReward(reward_mode, strict=strict, on_policy=on_policy), FormatReward(), PerceptionReward()]
     return funcs, [1.0, float(format_weight), float(perception_weight)]

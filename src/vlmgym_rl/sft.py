@@ -30,7 +30,8 @@ from typing import Any
 import numpy as np
 from trl import SFTConfig
 
-from vlmgym_rl.recipes import LoraArguments, frozen_base_in_bf16, prepare_resume, resolve_checkpoint
+from vlmgym_rl.recipes import (LoraArguments, ProcessorArguments, apply_pixel_bounds, choose_load_dtype, prepare_resume,
+                               resolve_checkpoint)
 
 __all__ = ["ColdStartConfig", "G1Result", "build_sft_trainer", "run_sft", "train_g1", "train_sft",
            "validate_coldstart_dataset"]
@@ -46,7 +47,7 @@ def _help(text: str) -> dict[str, Any]:
 
 
 @dataclass
-class ColdStartConfig(SFTConfig, LoraArguments):
+class ColdStartConfig(SFTConfig, LoraArguments, ProcessorArguments):
     """:class:`trl.SFTConfig` with the paper's cold start as defaults (see the module docstring)."""
 
     learning_rate: float = field(default=2e-5, metadata=_help("Learning rate (paper: 2e-5)."))
@@ -64,7 +65,7 @@ class ColdStartConfig(SFTConfig, LoraArguments):
 
     def __post_init__(self) -> None:
         super().__post_init__()
-        frozen_base_in_bf16(self)
+        choose_load_dtype(self)
         if self.max_length is not None and self.max_length < 1:
             raise ValueError(f"max_length must be a positive integer or None, got {self.max_length}")
         if self.packing:
@@ -168,7 +169,7 @@ def build_sft_trainer(model: Any, config: ColdStartConfig | None = None, *, trai
     if isinstance(train_dataset, (str, os.PathLike)):
         train_dataset = load_coldstart_dataset(train_dataset)
     validate_coldstart_dataset(train_dataset, verify=config.verify_dataset)
-    processor = load_processor(model, processor)
+    processor = apply_pixel_bounds(load_processor(model, processor), config.min_pixels, config.max_pixels)
     if not isinstance(model, str) and (not hasattr(model, "config") or not hasattr(model, "forward")):
         raise TypeError(f"model must be a model id/path or a transformers model, got {type(model).__name__}")
     if peft_config is None:

@@ -24,7 +24,8 @@ from vlmgym_rl.states import build_state_dataset  # noqa: E402
 
 pytestmark = pytest.mark.rl
 
-CPU = dict(use_cpu=True, bf16=False, report_to="none", gradient_checkpointing=False, disable_tqdm=True)
+CPU = dict(use_cpu=True, bf16=False, report_to="none", gradient_checkpointing=False, disable_tqdm=True,
+           min_pixels=None, max_pixels=None)  # the tiny processor keeps its own small bounds
 
 
 @pytest.fixture(scope="module")

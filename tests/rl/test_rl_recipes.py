@@ -20,13 +20,21 @@ from vlmgym_rl.states import build_state_dataset  # noqa: E402
 
 pytestmark = pytest.mark.rl
 
-CPU = dict(use_cpu=True, bf16=False, report_to="none")
+CPU = dict(use_cpu=True, bf16=False, report_to="none",
+           min_pixels=None, max_pixels=None)  # the tiny processor keeps its own small bounds
 
 
 def test_defaults_are_the_papers_recipe(tmp_path):
     cfg = G0Config(output_dir=str(tmp_path), **CPU)
     assert (cfg.num_generations, cfg.temperature, cfg.learning_rate, cfg.epsilon, cfg.beta) == (5, 1.0, 1e-6, 0.2, 0.01)
-    assert cfg.lr_scheduler_type.value == "constant" and cfg.scale_rewards == "group" and cfg.loss_type == "grpo"
+    assert cfg.lr_scheduler_type.value == "constant" and cfg.scale_rewards == "group"
+    # the original's deviations from TRL's defaults: token-mean loss, plain k3 KL, no vLLM IS correction, wd 1e-2
+    assert cfg.loss_type == "bnpo" and cfg.use_bias_correction_kl is False
+    assert cfg.vllm_importance_sampling_correction is False and cfg.weight_decay == 0.01
+    assert G0Config(output_dir=str(tmp_path), use_cpu=True, report_to="none").min_pixels == 262144
+    assert G0Config(output_dir=str(tmp_path), use_cpu=True, report_to="none").max_pixels == 4194304
+    assert cfg.strict_answer is True
+    assert (cfg.env_eval_runs, cfg.env_eval_episode_steps, cfg.env_eval_max_new_tokens) == (4, 20, 512)
     assert cfg.max_completion_length == 8192 and cfg.max_steps == 500 and cfg.remove_unused_columns is False
     # 128 states x 5 answers = 640 completions = one optimizer step of 8 per device x 80 accumulations
     assert cfg.states_per_step == 128 and cfg.gradient_accumulation_steps == 80
@@ -191,6 +199,39 @@ def test_lora_loads_the_frozen_base_in_bf16_but_full_finetuning_keeps_float32(tm
                         **common)
     assert explicit.model_init_kwargs == {"dtype": "float16"}
     assert ColdStartConfig(use_lora=True, **common).model_init_kwargs == {"dtype": "bfloat16"}
+
+
+def test_full_finetuning_loads_bf16_under_deepspeed_only():
+    from types import SimpleNamespace
+
+    from vlmgym_rl.recipes import choose_load_dtype
+
+    def chosen(**kw):
+        cfg = SimpleNamespace(**{"model_init_kwargs": None, "bf16": True, "use_lora": False, "deepspeed": None, **kw})
+        choose_load_dtype(cfg)
+        return cfg.model_init_kwargs
+
+    assert chosen() is None                                   # plain full fine-tune: fp32 weights get the updates
+    assert chosen(deepspeed="zero3.json") == {"dtype": "bfloat16"}  # fp32 master copy in DeepSpeed's optimizer
+    assert chosen(deepspeed="zero3.json", bf16=False) is None
+    assert chosen(deepspeed="zero3.json", model_init_kwargs='{"dtype": "float32"}') == {"dtype": "float32"}
+
+
+def test_pixel_bounds_reach_the_processor_and_bad_bounds_are_refused(tiny_vlm):
+    from vlmgym_rl.recipes import apply_pixel_bounds
+
+    _, processor = tiny_vlm
+    apply_pixel_bounds(processor, 262144, 4194304)
+    size = processor.image_processor.size
+    assert (size["shortest_edge"], size["longest_edge"]) == (262144, 4194304)
+    from PIL import Image
+
+    out = processor.image_processor(images=[Image.new("RGB", (56, 56))], return_tensors="pt")
+    h, w = (int(x) for x in out["image_grid_thw"][0][1:])
+    assert h * w * 14 * 14 >= 262144  # a 56 px board is upscaled to at least min_pixels
+    for bad, msg in (((0, None), "positive"), ((10, 5), "exceeds"), ((True, None), "positive")):
+        with pytest.raises(ValueError, match=msg):
+            apply_pixel_bounds(processor, *bad)
 
 
 def test_resume_last_means_newest_checkpoint_or_a_fresh_start(tmp_path):

@@ -45,7 +45,7 @@ def run_dir(tmp_path_factory, tiny_vlm_dir):
                    per_device_train_batch_size=8, num_generations=4, states_per_step=2, max_completion_length=32,
                    learning_rate=1e-3, logging_steps=1, save_strategy="no", env_eval_every=0, env_eval_at_end=False,
                    rollout_log=True, seed=0, gradient_checkpointing=False, disable_tqdm=True,
-                   stream_states=False, num_states=6)
+                   stream_states=False, num_states=6, min_pixels=None, max_pixels=None)
     ds = build_state_dataset(cfg.game_specs(), 6, seed=0)
     trainer = build_g0_trainer(model, cfg, processor=processor, train_dataset=ds,
                                rollout_func=LocalizingRollout(processor, ds, cfg.num_generations))

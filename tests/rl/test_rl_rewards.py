@@ -208,3 +208,24 @@ def test_check_row_rejects_unusable_rows():
     other = json.dumps({"size": 5})
     with pytest.raises(vlmgym.StateError, match="rules"):
         GameReward().check_row({**row, "env_kwargs": other})
+
+
+@pytest.mark.parametrize("env_id", BASE_IDS)
+def test_strict_reward_pays_only_a_closed_answer_block(env_id):
+    rows, answers = batch(env_id, n_states=2)
+    good = [a for a in answers if a.startswith("<answer>")][0]  # a scripted move in a closed block
+    row = rows[answers.index(good)]
+    move = good.removeprefix("<answer>").removesuffix("</answer>")
+    variants = [good, move, f"<answer>{move}", f"<think>x</think><answer>{move}"]
+    cols = columns([row] * len(variants))
+    vec = gym.make_vec(env_id, num_envs=1, obs_mode="text")
+    state = vlmgym.GameState.from_bytes(row["state"])
+    lenient_want = [float(vec.score([state], [v])[0][0]) for v in variants]
+    assert GameReward(strict=False)(completions=variants, **cols) == lenient_want
+    logged = Metrics()
+    strict = GameReward()(completions=variants, log_metric=logged, **cols)
+    unparsable = float(vec.score([state], [""])[0][0])
+    assert strict == [lenient_want[0]] + [unparsable] * 3  # bare and unterminated replies earn nothing
+    assert logged["vlmgym/unclosed_answer_rate"] == [0.75]
+    with pytest.raises(TypeError, match="strict"):
+        GameReward(strict="yes")

@@ -40,7 +40,7 @@ def config(tmp_path, name="run", **kw):
                 per_device_train_batch_size=8, num_generations=4, states_per_step=2,
                 max_completion_length=32, learning_rate=1e-3, logging_steps=1, save_strategy="no",
                 env_eval_every=0, env_eval_at_end=False, rollout_log=False, seed=0,
-                gradient_checkpointing=False, disable_tqdm=True)
+                gradient_checkpointing=False, disable_tqdm=True, min_pixels=None, max_pixels=None)
     base.update(kw)
     return G0Config(**base)
 

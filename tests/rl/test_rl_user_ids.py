@@ -25,7 +25,8 @@ from vlmgym_rl.states import GameSpec, build_state_dataset  # noqa: E402
 
 pytestmark = pytest.mark.rl
 
-CPU = dict(use_cpu=True, bf16=False, report_to="none")
+CPU = dict(use_cpu=True, bf16=False, report_to="none",
+           min_pixels=None, max_pixels=None)  # the tiny processor keeps its own small bounds
 
 
 def _columns(ds):

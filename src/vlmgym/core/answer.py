@@ -40,6 +40,7 @@ __all__ = [
     "TAGS",
     "board_cells",
     "cell_matches",
+    "closed_block",
     "extract_block",
     "format_ok",
     "has_localization",
@@ -67,6 +68,22 @@ _COORD_CELL = re.compile(r"\(\s{0,4}([0-9]{1,3})\s{0,4},\s{0,4}([0-9]{1,3})\s{0,
 
 def extract_block(text: str, tag: str = "answer") -> str | None:
     """Content of the last ``<tag>...</tag>`` block (unterminated: to the end), or ``None``."""
+    found = _last_block(text, tag)
+    return None if found is None else found[0]
+
+
+def closed_block(text: str, tag: str = "answer") -> str | None:
+    """Content of the last ``<tag>`` block only if a closing ``</tag>`` ends it, else ``None``.
+
+    The strict reading used by training rewards (``GameReward(strict=True)``): a bare reply or an
+    unterminated last block is not an answer there, while evaluation reads both leniently.
+    """
+    found = _last_block(text, tag)
+    return found[0] if found is not None and found[1] else None
+
+
+def _last_block(text: str, tag: str) -> tuple[str, bool] | None:
+    """(content, closed) of the last ``<tag>`` block, or ``None`` when there is none."""
     if not isinstance(text, str):
         return None
     last_open_end = -1
@@ -82,7 +99,7 @@ def extract_block(text: str, tag: str = "answer") -> str | None:
             last_open_end, close_after = m.end(), None
     if last_open_end < 0:
         return None
-    return text[last_open_end : close_after if close_after is not None else len(text)]
+    return text[last_open_end : close_after if close_after is not None else len(text)], close_after is not None
 
 
 def _answer_content(text: str) -> tuple[str | None, str | None]:
