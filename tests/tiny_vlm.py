@@ -170,3 +170,16 @@ def load_tiny_vlm(path: str | os.PathLike[str]) -> tuple[Any, Any]:
     model = Qwen2_5_VLForConditionalGeneration.from_pretrained(path)
     processor = TinyQwen2_5_VLProcessor.from_pretrained(path)
     return model, processor
+
+
+def load_tiny_processor(path: str | os.PathLike[str]) -> Any:
+    """The processor of a saved tiny model alone: ``--processor tiny_vlm:load_tiny_processor``."""
+    return load_tiny_vlm_processor_class().from_pretrained(path)
+
+
+def load_tiny_vlm_processor_class() -> type:
+    """The image-only processor class (built on first use)."""
+    global TinyQwen2_5_VLProcessor
+    if TinyQwen2_5_VLProcessor is None:
+        TinyQwen2_5_VLProcessor = _processor_class()
+    return TinyQwen2_5_VLProcessor

@@ -35,7 +35,7 @@ class G0ScriptArguments:
     """Arguments of ``vlmgym-rl g0`` besides the training configuration."""
 
     model: str = field(metadata={"help": "Model id or path (a vision-language model with a processor)."})
-    processor: str | None = field(default=None, metadata={"help": "Processor id or path (default: the model's)."})
+    processor: str | None = field(default=None, metadata={"help": "Processor id or path, or module:attr naming a processor class or a loader called with the model path (default: the model's)."})
 
 
 _LIST_FLAGS = (("--env", "--env_ids", "--env-ids"), ("--env_weights", "--env-weights"))
@@ -93,9 +93,9 @@ class _SetupError(Exception):
 def _cmd_g0(argv: list[str]) -> int:
     try:
         config, script = parse_g0_args(argv)
-        from vlmgym_rl.recipes import build_g0_trainer, load_processor
+        from vlmgym_rl.recipes import build_g0_trainer, processor_from_spec
 
-        processor = load_processor(script.processor) if script.processor else None
+        processor = processor_from_spec(script.processor, script.model)
         trainer = build_g0_trainer(script.model, config, processor=processor)
     except (ValueError, TypeError, KeyError, OSError) as exc:
         raise _SetupError(str(exc)) from exc
@@ -211,7 +211,7 @@ class SFTScriptArguments:
 
     model: str = field(metadata={"help": "Model id or path (a vision-language model with a processor)."})
     dataset: str = field(metadata={"help": "Cold-start build folder, save_to_disk folder or .parquet file."})
-    processor: str | None = field(default=None, metadata={"help": "Processor id or path (default: the model's)."})
+    processor: str | None = field(default=None, metadata={"help": "Processor id or path, or module:attr naming a processor class or a loader called with the model path (default: the model's)."})
 
 
 def parse_sft_args(argv: list[str]) -> tuple[Any, SFTScriptArguments]:
@@ -230,11 +230,11 @@ def _cmd_sft(argv: list[str]) -> int:
     try:
         config, script = parse_sft_args(argv)
         from vlmgym_rl.coldstart import load_coldstart_dataset
-        from vlmgym_rl.recipes import load_processor
+        from vlmgym_rl.recipes import processor_from_spec
         from vlmgym_rl.sft import build_sft_trainer
 
-        processor = load_processor(script.processor) if script.processor else None
-        dataset = load_coldstart_dataset(script.dataset)
+        dataset = load_coldstart_dataset(script.dataset)  # bad data is said before any download
+        processor = processor_from_spec(script.processor, script.model)
         trainer = build_sft_trainer(script.model, config, train_dataset=dataset, processor=processor)
     except (ValueError, TypeError, KeyError, OSError) as exc:
         raise _SetupError(str(exc)) from exc
@@ -258,7 +258,7 @@ class G1ScriptArguments:
     """Arguments of ``vlmgym-rl g1`` besides the RL stage's :class:`~vlmgym_rl.recipes.G0Config`."""
 
     model: str = field(metadata={"help": "Base model id or path (a vision-language model with a processor)."})
-    processor: str | None = field(default=None, metadata={"help": "Processor id or path (default: the model's)."})
+    processor: str | None = field(default=None, metadata={"help": "Processor id or path, or module:attr naming a processor class or a loader called with the model path (default: the model's)."})
     coldstart: str | None = field(
         default=None, metadata={"help": "An existing cold-start dataset (default: build one in OUTPUT_DIR/coldstart)."})
     coldstart_states: int = field(default=1000, metadata={"help": "Cold-start examples per game (paper: about 1000)."})
@@ -307,10 +307,10 @@ def parse_g1_args(argv: list[str]) -> tuple[Any, Any, G1ScriptArguments]:
 def _cmd_g1(argv: list[str]) -> int:
     try:
         config, sft_config, script = parse_g1_args(argv)
-        from vlmgym_rl.recipes import load_processor
+        from vlmgym_rl.recipes import processor_from_spec
         from vlmgym_rl.sft import train_g1
 
-        processor = load_processor(script.processor or script.model)
+        processor = processor_from_spec(script.processor, script.model)
         if script.coldstart is not None:
             from vlmgym_rl.coldstart import load_coldstart_dataset
 

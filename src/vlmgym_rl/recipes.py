@@ -44,8 +44,8 @@ from trl import GRPOConfig
 import vlmgym
 from vlmgym_rl.states import REQUIRED_COLUMNS, GameSpec
 
-__all__ = ["G0Config", "apply_pixel_bounds", "build_g0_trainer", "choose_load_dtype", "load_processor", "train_g0",
-           "validate_state_dataset"]
+__all__ = ["G0Config", "apply_pixel_bounds", "build_g0_trainer", "choose_load_dtype", "load_processor",
+           "processor_from_spec", "train_g0", "validate_state_dataset"]
 
 logger = logging.getLogger(__name__)
 
@@ -305,6 +305,32 @@ class G0Config(GRPOConfig, LoraArguments, ProcessorArguments):
 
 
 # -- processor and dataset checks -------------------------------------------------------------------
+def processor_from_spec(spec: str | None, model: str) -> Any:
+    """The processor a command line names (``--processor``), checked by :func:`load_processor`.
+
+    * ``None``: the model's own (``AutoProcessor.from_pretrained(model)``);
+    * ``module:attr`` or ``path/to/file.py:attr`` (when no such file or folder exists): a processor
+      class (``attr.from_pretrained(model)``), a loader function (``attr(model)``) or a processor
+      object; for processors that ``AutoProcessor`` cannot build, e.g. an image-only Qwen2.5-VL
+      processor on a machine without torchvision (the tests' ``tiny_vlm:load_tiny_processor``);
+    * anything else: a processor id or path for ``AutoProcessor``.
+    """
+    if spec is None:
+        return load_processor(model)
+    if ":" in spec and "://" not in spec and not os.path.exists(spec):
+        from transformers import ProcessorMixin
+
+        from vlmgym.plugins import load_attr
+
+        obj = load_attr(spec, "processor")
+        if hasattr(obj, "from_pretrained"):
+            obj = obj.from_pretrained(model)
+        elif callable(obj) and not isinstance(obj, ProcessorMixin):
+            obj = obj(model)
+        return load_processor(model, obj)
+    return load_processor(spec)
+
+
 def load_processor(model: Any, processor: Any = None) -> Any:
     """The model's processor, checked to be a vision-language one (clear error otherwise)."""
     from transformers import ProcessorMixin
