@@ -339,7 +339,7 @@ class Minesweeper(Game):
         """What the solver deduced: the rule that proves the revealed cell safe, or the mine
         probabilities it estimated when no cell is provably safe; ends with the reveal."""
         board = np.asarray(state.arrays["board"])
-        a = analyse(board, self.mines)
+        a = analyse(board, int(state.rules["mines"]))
         if a.move is None:
             return Explanation(None, None, "The game is over: there is no cell to reveal.", 0)
         lines = a.lines()
@@ -481,7 +481,8 @@ class Analysis:
         if self.how == "start":
             return ["Nothing is open yet. The first reveal is never a mine and opens the cells around it, so I "
                     "start in the middle of the board."]
-        out = [f"{self.opened} cells are open; {self.total_mines} mines are hidden somewhere. I read the open "
+        cells = f"{self.opened} cell is" if self.opened == 1 else f"{self.opened} cells are"
+        out = [f"{cells} open; {self.total_mines} mines are hidden somewhere. I read the open "
                "numbers as constraints on their hidden neighbours (flags are only notes, so I ignore them)."]
         if self.mines:
             shown = ", ".join(_cell(m) for m in self.mines[:8]) + (" ..." if len(self.mines) > 8 else "")
