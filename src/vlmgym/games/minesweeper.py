@@ -450,7 +450,7 @@ def draw_cell(draw: ImageDraw.ImageDraw, k: int, x: int, y: int, s: int, numbers
     if numbers == "digits":
         draw_centered_text(draw, (x, y, x + s, y + s), str(k), color, max_size=int(s * 0.75), fill_ratio=0.7)
         return
-    step, rad = s / 4, max(1.0, s / 11)
+    step, rad = s / 4, max(1.0, s / 9)
     for gr, gc in _DOTS[k]:
         cx, cy = x + step * (gc + 1), y + step * (gr + 1)
         draw.ellipse((cx - rad, cy - rad, cx + rad, cy + rad), fill=color)
