@@ -68,7 +68,11 @@ PALETTES = ("classic", "plain")
 
 _VERBS = ("reveal", "flag")
 _SYMBOLS = "012345678-F*"  # board text of sprite ids 0..11
-_TEXT_TABLE = bytes.maketrans(bytes(range(len(_SYMBOLS))), _SYMBOLS.encode())
+_SYMBOL_CODES = np.frombuffer(_SYMBOLS.encode(), dtype=np.uint8)
+# sprite id of (cell code * 9 + number): open -> the number or the mine hit; hidden -> flag or not
+_ID_TABLE = np.array([(EXPLODED_ID if v & MINE else n) if v & OPEN else (FLAG_ID if v & FLAG else HIDDEN_ID)
+                      for v in range(8) for n in range(9)], dtype=np.uint8)
+_TEXT_MEMO = 1 << 16  # board texts kept before the memo starts over
 _END_REASONS = np.array([None, "cleared", "mine"], dtype=object)
 
 
@@ -171,6 +175,7 @@ class Minesweeper(Game):
         self.palette = params.choice("palette", palette, PALETTES)
         self.cells = self.rows * self.cols
         self.num_actions = 2 * self.cells
+        self._texts: dict[bytes, str] = {}
 
     # -- state -------------------------------------------------------------------------------
     @classmethod
@@ -350,20 +355,30 @@ class Minesweeper(Game):
 
     # -- text --------------------------------------------------------------------------------
     def _ids(self, board: np.ndarray) -> np.ndarray:
-        mine = (board & MINE) > 0
-        counts = neighbour_counts(mine).astype(np.uint8)
-        opened = (board & OPEN) > 0
-        hidden_id = np.where((board & FLAG) > 0, FLAG_ID, HIDDEN_ID).astype(np.uint8)
-        return np.where(opened, np.where(mine, EXPLODED_ID, counts), hidden_id).astype(np.uint8)
+        """Sprite ids ``(B, R, C)``: an open cell's number (0..8) or the mine hit, a hidden cell or a flag."""
+        counts = neighbour_counts((board & MINE).astype(bool))
+        return _ID_TABLE[board.astype(np.intp) * 9 + counts]
 
     def board_text(self, batch: Batch, i: int) -> str:
-        ids = self._ids(batch["board"][i:i + 1])[0]
-        out = np.full((self.rows, 2 * self.cols), ord("|"), dtype=np.uint8)
-        out[:, 0::2] = ids
-        out[:, 0::2] = np.frombuffer(out[:, 0::2].tobytes().translate(_TEXT_TABLE), dtype=np.uint8).reshape(
-            self.rows, self.cols)
-        out[:, -1] = ord("\n")
-        return out.tobytes().decode("ascii")[:-1]
+        # A text is a pure function of the board, memoised by its bytes: the engine asks board by
+        # board, and a miss computes the texts of the whole batch at once (one step, one pass).
+        board = batch["board"]
+        key = board[i].tobytes()
+        text = self._texts.get(key)
+        if text is None:
+            if len(self._texts) > _TEXT_MEMO:
+                self._texts.clear()
+            rows, cols = self.rows, self.cols
+            ids = self._ids(board)
+            out = np.full((len(board), rows, 2 * cols), ord("|"), dtype=np.uint8)
+            out[:, :, 0::2] = _SYMBOL_CODES[ids]
+            out[:, :, -1] = ord("\n")
+            whole = out.tobytes().decode("ascii")
+            size = rows * 2 * cols
+            for k in range(len(board)):
+                self._texts[board[k].tobytes()] = whole[k * size:(k + 1) * size - 1]
+            text = self._texts[key]
+        return text
 
     def text_max_length(self) -> int:
         return self.rows * 2 * self.cols
