@@ -503,7 +503,7 @@ class Analysis:
             shown = ", ".join(_cell(m) for m in self.mines[:8]) + (" ..." if len(self.mines) > 8 else "")
             out.append(f"Certain mines: {shown}.")
         if self.how in ("single", "subset", "exact"):
-            out.append(self.reasons[self.move])  # type: ignore[index]
+            out.append(self.reasons[self.move])  # type: ignore[index]  # a move is set whenever a rule found it
             others = [c for c in self.safe if c != self.move]
             if others:
                 shown = ", ".join(_cell(c) for c in others[:8]) + (" ..." if len(others) > 8 else "")
@@ -515,8 +515,9 @@ class Analysis:
         ranked = sorted(self.probability.items(), key=lambda kv: (kv[1], kv[0]))
         shown = ", ".join(f"{_cell(c)} {p:.0%}" for c, p in ranked[:5])
         out.append(f"The least likely: {shown}.")
-        out.append(f"{_cell(self.move)} is the safest guess (about {self.probability[self.move]:.0%})."  # type: ignore[index]
-                   )
+        move = self.move
+        assert move is not None
+        out.append(f"{_cell(move)} is the safest guess (about {self.probability[move]:.0%}).")
         return out
 
 
@@ -620,13 +621,14 @@ def analyse(board: np.ndarray, mines: int, budget: int | None = None) -> Analysi
         return out
     # exact probabilities on the frontier
     unknown_all = [i for i in hidden if i not in known_mine]
-    live = []
-    for src, cells, n in constraints:
+    live: list[tuple[list[int], int]] = []
+    for _, cells, n in constraints:
         unknown = cells - known_mine
         if unknown:
             live.append((sorted(unknown), n - len(cells & known_mine)))
-    frontier = sorted({j for cells, _ in live for j in cells})
-    interior = [i for i in unknown_all if i not in set(frontier)]
+    on_frontier = {j for cells, _ in live for j in cells}
+    frontier = sorted(on_frontier)
+    interior = [i for i in unknown_all if i not in on_frontier]
     left_total = mines - len(known_mine)
     probability = _exact(live, frontier, len(interior), left_total, budget)
     out.exact = probability is not None
@@ -636,12 +638,12 @@ def analyse(board: np.ndarray, mines: int, budget: int | None = None) -> Analysi
             probability[j] = p_in
     if probability is None:
         probability = {}
-        for cells, n in live:
-            for j in cells:
-                probability[j] = max(probability.get(j, 0.0), n / len(cells))
+        for group, need in live:
+            for j in group:
+                probability[j] = max(probability.get(j, 0.0), need / len(group))
         if interior:
-            rest = max(0.0, left_total - sum(n for _, n in live) / 2)
-            p_in = min(1.0, rest / len(interior))
+            spare = max(0.0, left_total - sum(need for _, need in live) / 2)  # numbers share mines: a rough half
+            p_in = min(1.0, spare / len(interior))
             for j in interior:
                 probability[j] = p_in
     out.probability = {cellrc(j): p for j, p in probability.items()}
