@@ -72,7 +72,7 @@ _SYMBOL_CODES = np.frombuffer(_SYMBOLS.encode(), dtype=np.uint8)
 # sprite id of (cell code * 9 + number): open -> the number or the mine hit; hidden -> flag or not
 _ID_TABLE = np.array([(EXPLODED_ID if v & MINE else n) if v & OPEN else (FLAG_ID if v & FLAG else HIDDEN_ID)
                       for v in range(8) for n in range(9)], dtype=np.uint8)
-_TEXT_MEMO = 1 << 16  # board texts kept before the memo starts over
+_TEXT_MEMO_BYTES = 1 << 24  # about this much memory of board texts (and their keys) before the memo starts over
 _END_REASONS = np.array([None, "cleared", "mine"], dtype=object)
 
 
@@ -366,7 +366,7 @@ class Minesweeper(Game):
         key = board[i].tobytes()
         text = self._texts.get(key)
         if text is None:
-            if len(self._texts) > _TEXT_MEMO:
+            if len(self._texts) * 3 * self.cells > _TEXT_MEMO_BYTES:
                 self._texts.clear()
             rows, cols = self.rows, self.cols
             ids = self._ids(board)
