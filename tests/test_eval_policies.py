@@ -136,6 +136,21 @@ def test_play_clicks_make_pair_answers(env_id, env_kwargs_for):
     s.close()
 
 
+@pytest.mark.parametrize("env_id", [i for i in IDS if vlmgym.game_class(vlmgym.ENV_IDS[i][0]["game"]).codec.kind == "cell"])
+def test_play_clicks_make_cell_answers(env_id, env_kwargs_for):
+    from vlmgym.play import PlaySession
+
+    s = PlaySession(env_id, seed=0, **env_kwargs_for.get(env_id, {}))
+    codec, r = s.codec, s.core.layout
+    xy = lambda row, col: (r.board_x + col * r.cell_px + 2, r.board_y + row * r.cell_px + 2)  # noqa: E731
+    for button in (1, 3):  # left: the first verb, right: the second
+        answer = s.click(*xy(1, 2), button=button)
+        assert answer == f"<answer>{codec.format(codec.click_action([(1, 2)], button))}</answer>"
+    info = s.play(answer)
+    assert info["action_status"] == "ok" and codec.cells(info["action"]) == [(1, 2)] and s.moves == 1
+    s.close()
+
+
 @pytest.mark.parametrize("env_id", ["VLMGym/2048-v0", "VLMGym/Sokoban-v0"])  # the direction games
 def test_play_window_loop_headless(monkeypatch, env_id):
     pygame = pytest.importorskip("pygame")

@@ -184,3 +184,30 @@ def test_a_game_without_a_codec_is_refused_with_what_to_do():
         vlmgym.VLMGymEnv(NoCodec())
     with pytest.raises(GameCheckError, match="must declare its action codec"):
         check_game(NoCodec(), checks=["snapshots"])
+
+
+@vlmgym.register_game("test-ends-on-a-press")
+class EndsOnAPress(LightsOut):
+    """Correct, but every legal press ends the game (as a Minesweeper reveal may): the autoreset
+    check's legal move at the step budget terminates instead of truncating."""
+
+    @classmethod
+    def state_fields(cls, rules):
+        return {**super().state_fields(rules), "pressed": ((), np.dtype(bool))}
+
+    def deal(self, batch):
+        super().deal(batch)
+        batch["pressed"][:] = False
+
+    def apply(self, batch, actions, active):
+        out = super().apply(batch, actions, active)
+        batch["pressed"] |= out.legal
+        return out
+
+    def is_over(self, batch):
+        over = batch["pressed"] | super().is_over(batch)[0]
+        return over, np.where(over, "pressed", None).astype(object)
+
+
+def test_a_legal_move_that_ends_the_game_passes_the_autoreset_check():
+    check_game(EndsOnAPress(), checks=["autoreset"])

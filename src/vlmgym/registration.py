@@ -57,6 +57,20 @@ ENV_IDS.update({
 })
 
 
+# Minesweeper: 8x8 with 10 mines, then the reasoning axis (size and mine density: 5x5/3, the classic
+# beginner 9x9/10 and intermediate 16x16/40) and the perception axis (numbers drawn as black dots, to
+# be counted). 100 steps, as the other games' evaluation; a finished board is dealt again.
+_MINESWEEPER = {"game": "minesweeper"}
+ENV_IDS.update({
+    "VLMGym/Minesweeper-v0": ({**_MINESWEEPER, "rows": 8, "cols": 8, "mines": 10}, 100),
+    "VLMGym/Minesweeper5x5-v0": ({**_MINESWEEPER, "rows": 5, "cols": 5, "mines": 3}, 100),
+    "VLMGym/Minesweeper9x9-v0": ({**_MINESWEEPER, "rows": 9, "cols": 9, "mines": 10}, 100),
+    "VLMGym/Minesweeper16x16-v0": ({**_MINESWEEPER, "rows": 16, "cols": 16, "mines": 40}, 100),
+    "VLMGym/MinesweeperDots-v0": (
+        {**_MINESWEEPER, "rows": 8, "cols": 8, "mines": 10, "numbers": "dots", "palette": "plain"}, 100),
+})
+
+
 def register_env(env_id: str, game: str, *, max_episode_steps: int | None = None, **kwargs: Any) -> None:
     """Register ``env_id`` for a registered game with vlmgym's single and vector envs.
 

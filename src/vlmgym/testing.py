@@ -670,7 +670,10 @@ def _autoreset(t: _Target, seed: int) -> None:
                      and reward[:2].tolist() == [0.0, 0.0] and not term[:2].any() and not trunc[:2].any()
                      and info["steps"][:2].tolist() == [0, 0] and info["action"][0] is None,
                      "NEXT_STEP: the step after the end must restart with the answer ignored, reward 0")
-            _require(info["action_status"][2] != "ignored" and trunc[2], "NEXT_STEP: set_states must cancel the restart")
+            # env 2 played its legal move at the step budget: truncated, unless that move ended the game
+            # (a Minesweeper reveal may hit a mine or clear the board)
+            _require(info["action_status"][2] != "ignored" and (trunc[2] or term[2]),
+                     "NEXT_STEP: set_states must cancel the restart")
             for i in range(2):  # the new game is env i's next one, as a single env seeded seed + i deals it
                 single = t.make(obs_mode="text")
                 single.reset(seed=seed + i)

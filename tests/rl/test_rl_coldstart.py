@@ -18,6 +18,7 @@ from vlmgym.core.answer import extract_block, format_ok, perception_exact
 pytest.importorskip("datasets")
 
 from vlmgym.games.game2048 import _line_merges, _lines  # noqa: E402
+from vlmgym.games.minesweeper import analyse as minesweeper_analyse  # noqa: E402
 from vlmgym.games.shisensho import pair_path  # noqa: E402
 from vlmgym.games.sokoban import plan as sokoban_plan  # noqa: E402
 from vlmgym.games.swap import swap_lines  # noqa: E402
@@ -110,6 +111,10 @@ def test_reasoning_reports_what_the_solver_checked(tmp_path):
             moves = sokoban_plan(state.arrays["board"]).moves
             assert think.startswith("The player is at (") and f"a shortest solution of {len(moves)} moves:" in think
             assert answer == ("up", "right", "down", "left")[moves[0]] and think.endswith(f"So I move {answer}.")
+        elif "Minesweeper" in row["env_id"]:  # the solver's deduction or guess, ending with its reveal
+            a = minesweeper_analyse(state.arrays["board"], int(state.rules["mines"]))
+            assert answer == f"reveal ({a.move[0]}, {a.move[1]})" and think.endswith(f"So I reveal ({a.move[0]}, {a.move[1]}).")
+            assert a.how in ("start", "single", "subset", "exact", "guess") and "\n".join(a.lines()) in think
         else:
             assert think.startswith("I try all 112 swaps") and f"So I swap {answer.replace(') (', ') and (')}." in think
         vec.close()

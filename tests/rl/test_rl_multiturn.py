@@ -209,6 +209,7 @@ def test_episode_adapter_contract():
     ("VLMGym/Shisensho-v0", "remove_pair", ["row1", "col1", "row2", "col2"]),
     ("VLMGym/Swap-v0", "swap_tiles", ["row1", "col1", "row2", "col2"]),
     ("VLMGym/Sokoban-v0", "move", ["direction"]),
+    ("VLMGym/Minesweeper-v0", "reveal", ["row", "col"]),  # and flag(row, col), a note that never succeeds
 ])
 def test_each_game_has_a_documented_move_tool(env_id, tool, args):
     Episode = episode_factory(env_id, max_moves=3, obs_mode="image+text")
@@ -222,7 +223,8 @@ def test_each_game_has_a_documented_move_tool(env_id, tool, args):
         vec = gym.make_vec(env_id, num_envs=1, obs_mode="text")
         idx = int(np.flatnonzero(vec.legal_masks([state])[0])[0])
         action = vec.game.from_array(vec.game.decode(np.array([idx]))[0])
-        args = [DIRS[action]] if tool == "move" else [*action[0], *action[1]]
+        args = ([DIRS[action]] if tool == "move" else [*action[1]] if tool == "reveal"  # a cell game: (verb, cell)
+                else [*action[0], *action[1]])
         result = getattr(env, tool)(*args)
         assert "succeeded" in result[0]["text"] and env.get_reward() == 1.0
         vec.close()
