@@ -53,6 +53,9 @@ ENV_KWARGS = {"size": 3}
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--out", default="runs/bench-learning", help="output folder")
+    p.add_argument("--env", default=ENV_ID, help="the game id")
+    p.add_argument("--env-kwargs", type=json.loads, default=ENV_KWARGS, help="its kwargs, as JSON")
+    p.add_argument("--think", default="brief", choices=("brief", "full"), help="the oracle teacher's reasoning")
     p.add_argument("--runs", type=int, default=1, help="independent seeds")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--heldout", type=int, default=256, help="held-out states")
@@ -110,7 +113,7 @@ def run_once(args: argparse.Namespace, seed: int, out: Path) -> dict[str, Any]:
     from vlmgym_rl.states import GameSpec
 
     torch.manual_seed(seed)
-    spec = GameSpec(ENV_ID, ENV_KWARGS, k=args.k, obs_mode="image+text")
+    spec = GameSpec(args.env, args.env_kwargs, k=args.k, obs_mode="image+text")
     held = HeldOut([spec], args.heldout, seed=10_000_000 + seed)
     base = held.baselines()
     print(f"seed {seed}: baselines on {args.heldout} held-out states: "
@@ -127,7 +130,7 @@ def run_once(args: argparse.Namespace, seed: int, out: Path) -> dict[str, Any]:
         rec = HeldOutCurve(held, processor, args.eval_every, args.max_completion, stage, curve)
         before = rec.point(model, 0)
         cfg = G0Config(
-            output_dir=str(out / f"seed{seed}" / stage), env_ids=[ENV_ID], env_kwargs=ENV_KWARGS,
+            output_dir=str(out / f"seed{seed}" / stage), env_ids=[args.env], env_kwargs=args.env_kwargs,
             obs_mode="image+text", sampler_k=args.k, states_per_step=args.states_per_step,
             num_generations=args.generations, per_device_train_batch_size=args.states_per_step * args.generations,
             max_steps=args.grpo_steps, learning_rate=args.grpo_lr, beta=args.beta, loss_type=args.loss_type,
@@ -150,7 +153,7 @@ def run_once(args: argparse.Namespace, seed: int, out: Path) -> dict[str, Any]:
     # -- G1: oracle cold start, SFT, GRPO -----------------------------------------------------------
     t0 = time.perf_counter()
     cs = build_coldstart_dataset([spec], args.coldstart, out / f"seed{seed}" / "coldstart",
-                                 teacher=OracleTeacher(think="brief"), seed=seed, overwrite=True)
+                                 teacher=OracleTeacher(think=args.think), seed=seed, overwrite=True)
     model, processor = load_tiny_vlm(base_dir)
     sft_cfg = ColdStartConfig(output_dir=str(out / f"seed{seed}" / "sft"), learning_rate=args.sft_lr,
                               num_train_epochs=args.sft_epochs, per_device_train_batch_size=16,
@@ -171,7 +174,7 @@ def run_once(args: argparse.Namespace, seed: int, out: Path) -> dict[str, Any]:
     return result
 
 
-def plot(results: list[dict[str, Any]], path: Path) -> None:
+def plot(results: list[dict[str, Any]], path: Path, title: str) -> None:
     import matplotlib
 
     matplotlib.use("Agg")
@@ -190,7 +193,7 @@ def plot(results: list[dict[str, Any]], path: Path) -> None:
         ax.axhline(b[name], color="k", ls=style, lw=1, label=f"{name} ({b[name]:.2f})")
     ax.set_xlabel("GRPO step (G1 starts from the SFT checkpoint)")
     ax.set_ylabel("held-out greedy success")
-    ax.set_title("2048 3x3, tiny Qwen2.5-VL on CPU: G0 vs G1")
+    ax.set_title(f"{title}, tiny Qwen2.5-VL on CPU: G0 vs G1", fontsize=10)
     ax.set_ylim(0, 1)
     ax.legend(fontsize=8, loc="lower right")
     fig.tight_layout()
@@ -209,7 +212,7 @@ def main(argv: list[str] | None = None) -> int:
     t0 = time.perf_counter()
     results = [run_once(args, args.seed + i, out) for i in range(args.runs)]
     total = time.perf_counter() - t0
-    print(f"\nG0 vs G1 in miniature ({ENV_ID} {ENV_KWARGS}, {args.heldout} held-out states, {args.runs} seed(s), "
+    print(f"\nG0 vs G1 in miniature ({args.env} {args.env_kwargs}, {args.heldout} held-out states, {args.runs} seed(s), "
           f"{total / 60:.1f} min)")
     b = results[0]["baselines"]
     print(f"baselines: random {b['random']:.3f}  random-legal {b['random_legal']:.3f}  best {b['best']:.3f}")
@@ -225,7 +228,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"G1 > SFT in {ups}/{len(results)} seeds (sign test p = {0.5 ** len(results) if ups == len(results) else 1:.3g})")
     (out / "learning.json").write_text(json.dumps({"args": vars(args), "results": results, "seconds": total},
                                                   indent=1, default=float))
-    plot(results, out / "learning.png")
+    plot(results, out / "learning.png", f"{args.env} {json.dumps(args.env_kwargs)}")
     print(f"wrote {out / 'learning.json'} and {out / 'learning.png'}")
     return 0
 
