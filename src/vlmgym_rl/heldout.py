@@ -134,11 +134,19 @@ class HeldOut:
         return out
 
     def baselines(self) -> dict[str, float]:
-        """Exact expected success of ``random`` / ``random_legal`` actions and the ``best`` ceiling."""
+        """Exact expected success of ``random`` / ``random_legal`` actions, the ``best`` ceiling, and
+        ``constant``: the success of the best single answer given to every state of a game (the same
+        action index for all of them, chosen per game with hindsight). A policy that does not read
+        the board can reach ``constant`` and no more, so a gain that stops there is not learning to
+        play: it is learning the answer's marginal.
+        """
         rnd = [float(ok.mean()) for ok, _ in self._action_success]
         legal = [float(ok[m].mean()) if m.any() else 0.0 for ok, m in self._action_success]
         best = [float(ok.any()) for ok, _ in self._action_success]
-        return {"random": float(np.mean(rnd)), "random_legal": float(np.mean(legal)), "best": float(np.mean(best))}
+        constant = sum(float(np.stack([self._action_success[j][0] for j in idx]).mean(axis=0).max()) * len(idx)
+                       for idx in self._groups().values()) / len(self.rows)
+        return {"random": float(np.mean(rnd)), "random_legal": float(np.mean(legal)), "best": float(np.mean(best)),
+                "constant": constant}
 
     def score_texts(self, texts: Sequence[str]) -> HeldOutResult:
         """Score one answer text per held-out state."""

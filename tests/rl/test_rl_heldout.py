@@ -18,16 +18,19 @@ pytestmark = pytest.mark.rl
 def test_baselines_are_the_exact_expectations_over_every_action():
     held = HeldOut(["VLMGym/2048-v0"], 24, seed=3, env_kwargs={"size": 3})
     vec = gym.make_vec("VLMGym/2048-v0", num_envs=1, obs_mode="text", size=3)
-    rnd, legal_rate, best = [], [], []
+    rnd, legal_rate, best, per_move = [], [], [], []
     for state in held.states:
         ok = [float(vec.score([state], [f"<answer>{d}</answer>"])[0][0]) > 0 for d in range(4)]
+        per_move.append(ok)
         legal = vec.legal_masks([state])[0]
         rnd.append(np.mean(ok))
         legal_rate.append(np.mean([o for o, m in zip(ok, legal) if m]) if legal.any() else 0.0)
         best.append(any(ok))
     got = held.baselines()
-    assert got == pytest.approx({"random": np.mean(rnd), "random_legal": np.mean(legal_rate), "best": np.mean(best)})
-    assert got["random"] <= got["random_legal"] <= got["best"]
+    constant = max(np.mean([ok[d] for ok in per_move]) for d in range(4))  # the best "always d"
+    assert got == pytest.approx({"random": np.mean(rnd), "random_legal": np.mean(legal_rate), "best": np.mean(best),
+                                 "constant": constant})
+    assert got["random"] <= got["random_legal"] <= got["best"] and got["random"] <= got["constant"] <= got["best"]
     # scoring texts: the oracle's best move succeeds wherever some move does
     answers = []
     for state in held.states:
