@@ -1,6 +1,9 @@
 """Does training improve a policy? G0 vs G1 in miniature, on 2 CPU cores.
 
-Status: the gain is not yet shown (see docs/performance.md, "Learning"). The G1 paper's claim, at a scale a laptop can run: a perception-enhanced cold start (oracle
+Status: a board-conditioned gain is not yet shown (docs/performance.md, "Learning"): at this
+scale GRPO gains end at the held-out ``constant`` baseline (the best single answer).
+
+The G1 paper's claim, at a scale a laptop can run: a perception-enhanced cold start (oracle
 examples whose perception block is the exact board text, then SFT) followed by GRPO beats GRPO
 from the base model (G0), and GRPO raises game success above the cold-start point.
 
@@ -11,7 +14,8 @@ on the prompts. The oracle teacher's reasoning is ``think="brief"`` (only its co
 completions are ~60 tokens.
 
 Stages, each evaluated greedily on the same held-out states (``vlmgym_rl.heldout``), next to the
-random, random-legal and best-move baselines computed exactly on those states:
+random, random-legal, constant (best single answer) and best-move baselines computed exactly on
+those states:
 
 * base: the random model;
 * G0: GRPO from the base model (the paper's rewards: game +1/-1, format 1);
@@ -104,8 +108,8 @@ class HeldOutCurve:
 
 def run_once(args: argparse.Namespace, seed: int, out: Path) -> dict[str, Any]:
     import torch
-    from tiny_vlm import build_tiny_vlm
 
+    from tiny_vlm import build_tiny_vlm
     from vlmgym_rl.coldstart import OracleTeacher, build_coldstart_dataset
     from vlmgym_rl.heldout import HeldOut, mcnemar
     from vlmgym_rl.recipes import G0Config, build_g0_trainer
@@ -189,7 +193,7 @@ def plot(results: list[dict[str, Any]], path: Path, title: str) -> None:
                 ax.plot([c["step"] for c in pts], [c["success"] for c in pts], "-o", color=colors[stage],
                         alpha=0.8, label=stage if r is results[0] else None, ms=3)
     b = results[0]["baselines"]
-    for name, style in (("random", ":"), ("random_legal", "--"), ("best", "-.")):
+    for name, style in (("random", ":"), ("random_legal", "--"), ("constant", (0, (1, 3))), ("best", "-.")):
         ax.axhline(b[name], color="k", ls=style, lw=1, label=f"{name} ({b[name]:.2f})")
     ax.set_xlabel("GRPO step (G1 starts from the SFT checkpoint)")
     ax.set_ylabel("held-out greedy success")
@@ -215,7 +219,8 @@ def main(argv: list[str] | None = None) -> int:
     print(f"\nG0 vs G1 in miniature ({args.env} {args.env_kwargs}, {args.heldout} held-out states, {args.runs} seed(s), "
           f"{total / 60:.1f} min)")
     b = results[0]["baselines"]
-    print(f"baselines: random {b['random']:.3f}  random-legal {b['random_legal']:.3f}  best {b['best']:.3f}")
+    print(f"baselines: random {b['random']:.3f}  random-legal {b['random_legal']:.3f}  "
+          f"constant {b['constant']:.3f}  best {b['best']:.3f}")
     print(f"{'seed':>4} {'stage':>6} {'success':>8} {'format':>7} {'percep':>7} {'valid':>6}")
     for r in results:
         for stage, s in (("base", r.get("G0", {}).get("before")), ("G0", r.get("G0", {}).get("after")),
