@@ -55,12 +55,20 @@ def _chat_template() -> str:
     return path.read_text()
 
 
-def _tokenizer(vocab_size: int = 500) -> Any:
-    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
+def _tokenizer(vocab_size: int = 500, split_cells: bool = False) -> Any:
+    """A byte-level BPE. ``split_cells``: every character but lowercase letters is a token of its
+    own (words still merge), so a board row is one token per cell and the same cell of every board
+    sits at the same offset: what a model needs to read a board position by position."""
+    from tokenizers import Regex, Tokenizer, decoders, models, pre_tokenizers, trainers
     from transformers import PreTrainedTokenizerFast
 
     tok = Tokenizer(models.BPE())
-    tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
+    if split_cells:
+        tok.pre_tokenizer = pre_tokenizers.Sequence([
+            pre_tokenizers.Split(Regex("[^a-z]"), behavior="isolated"),
+            pre_tokenizers.ByteLevel(add_prefix_space=False, use_regex=False)])
+    else:
+        tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
     tok.decoder = decoders.ByteLevel()
     trainer = trainers.BpeTrainer(vocab_size=vocab_size, special_tokens=SPECIAL_TOKENS,
                                   initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
@@ -92,7 +100,8 @@ def _processor_class() -> type:
 TinyQwen2_5_VLProcessor: Any = None  # set on first use (importing transformers is slow)
 
 
-def build_tiny_processor(*, min_pixels: int = 28 * 28, max_pixels: int = 56 * 56, vocab_size: int = 500) -> Any:
+def build_tiny_processor(*, min_pixels: int = 28 * 28, max_pixels: int = 56 * 56, vocab_size: int = 500,
+                         split_cells: bool = False) -> Any:
     """Tokenizer + PIL image processor (images resized to at most ``max_pixels``) + processor."""
     global TinyQwen2_5_VLProcessor
     from transformers.models.qwen2_vl.image_processing_pil_qwen2_vl import Qwen2VLImageProcessorPil
@@ -102,7 +111,7 @@ def build_tiny_processor(*, min_pixels: int = 28 * 28, max_pixels: int = 56 * 56
     image_processor = Qwen2VLImageProcessorPil(
         size={"shortest_edge": min_pixels, "longest_edge": max_pixels},
         patch_size=14, temporal_patch_size=2, merge_size=2)
-    tokenizer = _tokenizer(vocab_size)
+    tokenizer = _tokenizer(vocab_size, split_cells)
     return TinyQwen2_5_VLProcessor(image_processor=image_processor, tokenizer=tokenizer,
                                    chat_template=tokenizer.chat_template)
 
@@ -115,7 +124,7 @@ def _mrope_section(head_dim: int) -> list[int]:
 
 def build_tiny_vlm(seed: int = 0, save_dir: str | os.PathLike[str] | None = None, *, hidden_size: int = 16,
                    num_layers: int = 2, num_heads: int = 4, max_pixels: int = 56 * 56,
-                   vocab_size: int = 500) -> tuple[Any, Any]:
+                   vocab_size: int = 500, split_cells: bool = False) -> tuple[Any, Any]:
     """(model, processor): a random Qwen2.5-VL in float32 and its processor.
 
     The defaults (hidden 16, 2 layers: about 50k parameters) are for plumbing tests; the learning
@@ -127,7 +136,7 @@ def build_tiny_vlm(seed: int = 0, save_dir: str | os.PathLike[str] | None = None
     import torch
     from transformers import Qwen2_5_VLConfig, Qwen2_5_VLForConditionalGeneration
 
-    processor = build_tiny_processor(max_pixels=max_pixels, vocab_size=vocab_size)
+    processor = build_tiny_processor(max_pixels=max_pixels, vocab_size=vocab_size, split_cells=split_cells)
     tok = processor.tokenizer
     ids = {t: tok.convert_tokens_to_ids(t) for t in SPECIAL_TOKENS}
     config = Qwen2_5_VLConfig(
