@@ -77,6 +77,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--hidden", type=int, default=128)
     p.add_argument("--layers", type=int, default=4)
     p.add_argument("--max-completion", type=int, default=80)
+    p.add_argument("--split-cells", action="store_true",
+                   help="one token per board cell (tests/tiny_vlm.py); completions get longer: raise --max-completion")
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--skip-g0", action="store_true")
     return p.parse_args(argv)
@@ -125,7 +127,8 @@ def run_once(args: argparse.Namespace, seed: int, out: Path) -> dict[str, Any]:
     curve: list[dict[str, Any]] = []
     result: dict[str, Any] = {"seed": seed, "baselines": base, "curve": curve, "seconds": {}}
     base_dir = out / f"seed{seed}" / "base"
-    build_tiny_vlm(seed=seed, save_dir=base_dir, hidden_size=args.hidden, num_layers=args.layers, vocab_size=1000)
+    build_tiny_vlm(seed=seed, save_dir=base_dir, hidden_size=args.hidden, num_layers=args.layers, vocab_size=1000,
+                   split_cells=args.split_cells)
     from tiny_vlm import load_tiny_vlm
 
     def grpo(model_dir: Path, stage: str) -> Any:
