@@ -1,7 +1,9 @@
 """Does training improve a policy? G0 vs G1 in miniature, on 2 CPU cores.
 
 Status: a board-conditioned gain is not yet shown (docs/performance.md, "Learning"): at this
-scale GRPO gains end at the held-out ``constant`` baseline (the best single answer).
+scale GRPO gains end at the held-out ``constant`` baseline (the best single answer). With
+``--split-cells --vocab 2000`` the model copies Sokoban boards exactly (perception 1.00) but never
+learns to locate the player, which the decision needs.
 
 The G1 paper's claim, at a scale a laptop can run: a perception-enhanced cold start (oracle
 examples whose perception block is the exact board text, then SFT) followed by GRPO beats GRPO
@@ -79,6 +81,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--max-completion", type=int, default=80)
     p.add_argument("--split-cells", action="store_true",
                    help="one token per board cell (tests/tiny_vlm.py); completions get longer: raise --max-completion")
+    p.add_argument("--vocab", type=int, default=1000, help="the test tokenizer's vocabulary (2000 with --split-cells: phrases merge, prompts shrink)")
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--skip-g0", action="store_true")
     return p.parse_args(argv)
@@ -127,7 +130,7 @@ def run_once(args: argparse.Namespace, seed: int, out: Path) -> dict[str, Any]:
     curve: list[dict[str, Any]] = []
     result: dict[str, Any] = {"seed": seed, "baselines": base, "curve": curve, "seconds": {}}
     base_dir = out / f"seed{seed}" / "base"
-    build_tiny_vlm(seed=seed, save_dir=base_dir, hidden_size=args.hidden, num_layers=args.layers, vocab_size=1000,
+    build_tiny_vlm(seed=seed, save_dir=base_dir, hidden_size=args.hidden, num_layers=args.layers, vocab_size=args.vocab,
                    split_cells=args.split_cells)
     from tiny_vlm import load_tiny_vlm
 

@@ -56,16 +56,18 @@ def _chat_template() -> str:
 
 
 def _tokenizer(vocab_size: int = 500, split_cells: bool = False) -> Any:
-    """A byte-level BPE. ``split_cells``: every character but lowercase letters is a token of its
-    own (words still merge), so a board row is one token per cell and the same cell of every board
-    sits at the same offset: what a model needs to read a board position by position."""
+    """A byte-level BPE. ``split_cells``: every character but lowercase letters and spaces is a token
+    of its own (words and the spaces between them still merge, often into phrases), so a board row
+    is one token per cell and the same cell of every board sits at the same offset: what a model
+    needs to read a board position by position. With ``vocab_size=2000`` (the corpus saturates at
+    about 1500 tokens) a 5x5 Sokoban prompt is about 210 tokens, 2.4x fewer than the default BPE."""
     from tokenizers import Regex, Tokenizer, decoders, models, pre_tokenizers, trainers
     from transformers import PreTrainedTokenizerFast
 
     tok = Tokenizer(models.BPE())
     if split_cells:
         tok.pre_tokenizer = pre_tokenizers.Sequence([
-            pre_tokenizers.Split(Regex("[^a-z]"), behavior="isolated"),
+            pre_tokenizers.Split(Regex("[^a-z ]"), behavior="isolated"),
             pre_tokenizers.ByteLevel(add_prefix_space=False, use_regex=False)])
     else:
         tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)

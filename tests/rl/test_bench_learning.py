@@ -24,7 +24,7 @@ def test_bench_learning_runs_g0_and_g1_and_writes_curves_and_baselines(tmp_path,
         "--out", str(tmp_path), "--env", "VLMGym/Sokoban-v0", "--env-kwargs", "{}", "--heldout", "4",
         "--coldstart", "8", "--sft-epochs", "1", "--grpo-steps", "1", "--states-per-step", "2",
         "--generations", "2", "--eval-every", "1", "--hidden", "16", "--layers", "1", "--max-completion", "8",
-        "--split-cells", "--threads", "1"])
+        "--split-cells", "--vocab", "2000", "--threads", "1"])
     assert rc == 0
     out = capsys.readouterr().out
     assert "constant" in out and "G1 - SFT" in out
@@ -38,4 +38,4 @@ def test_bench_learning_runs_g0_and_g1_and_writes_curves_and_baselines(tmp_path,
     assert r["G1"]["gain"] == pytest.approx(r["G1"]["after"]["success"] - r["SFT"]["success"])
     assert 0.0 <= r["G1"]["p_value"] <= 1.0 and set(r["seconds"]) == {"G0", "SFT", "G1"}
     assert (tmp_path / "learning.png").stat().st_size > 10_000
-    assert json.loads((tmp_path / "learning.json").read_text())["args"]["split_cells"] is True
+    assert json.loads((tmp_path / "learning.json").read_text())["args"]["vocab"] == 2000

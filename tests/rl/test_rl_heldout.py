@@ -6,7 +6,7 @@ import gymnasium as gym
 import numpy as np
 import pytest
 
-import vlmgym
+import vlmgym  # noqa: F401  (registers the envs)
 
 pytest.importorskip("datasets")
 
