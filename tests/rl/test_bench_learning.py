@@ -38,4 +38,4 @@ def test_bench_learning_runs_g0_and_g1_and_writes_curves_and_baselines(tmp_path,
     assert r["G1"]["gain"] == pytest.approx(r["G1"]["after"]["success"] - r["SFT"]["success"])
     assert 0.0 <= r["G1"]["p_value"] <= 1.0 and set(r["seconds"]) == {"G0", "SFT", "G1"}
     assert (tmp_path / "learning.png").stat().st_size > 10_000
-    assert json.loads((tmp_path / "learning.json").read_text())["args"]["vocab"] == 2000
+    assert data["args"]["vocab"] == 2000
