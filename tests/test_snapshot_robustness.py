@@ -150,6 +150,9 @@ def test_from_bytes_raises_only_state_error_for_mutated_blobs(env_id, env_kwargs
      "nested deeper than 32"),
     (lambda h, p: _join(json.dumps({**h, "arrays": [{**h["arrays"][0], "shape": [65536] * 8}]}).encode(), p),
      "needs .* bytes but the snapshot is truncated"),
+    # an empty array whose other sides overflow numpy's size (found by the fuzz test in a fresh clone)
+    (lambda h, p: _join(json.dumps({**h, "arrays": [{**h["arrays"][0], "shape": [0] + [65536] * 7}]}).encode(), p),
+     "empty shape .* too large"),
     (lambda h, p: _join(json.dumps({**h, "rules": {k: v for k, v in h["rules"].items() if k != "tiles"}}).encode(), p),
      "rules\\['tiles'\\] must be 'shapes' or 'images'"),
     (lambda h, p: _join(json.dumps({**h, "rules": {k: v for k, v in h["rules"].items() if k != "colors"}}).encode(), p),

@@ -280,13 +280,16 @@ def _array_entry(entry: Any, seen: Mapping[str, Any]) -> tuple[str, np.dtype, tu
 
 def _element_count(name: str, shape: tuple[int, ...], dtype: np.dtype, available: int) -> int:
     """Elements of an array entry, refused before allocating if the data cannot hold them."""
-    count = 1
+    count, extent = 1, 1
     for d in shape:  # exact (Python ints), so a product of large sizes cannot overflow
         count *= d
+        extent *= max(d, 1)  # what numpy bounds when it builds the shape, even an empty one
     nbytes = count * dtype.itemsize
     if nbytes > _MAX_PAYLOAD or nbytes > available:
         raise StateError(f"array {_short(repr(name))} of shape {list(shape)} needs {nbytes} bytes but the snapshot is "
                          f"truncated ({available} left)")
+    if extent * dtype.itemsize > _MAX_PAYLOAD:
+        raise StateError(f"array {_short(repr(name))} has an empty shape {list(shape)} too large for any state")
     return count
 
 
